@@ -16,6 +16,7 @@ setuptools.setup(
         "chex>=0.1.90",
         "absl-py>=2.1",
         "tensorflow-datasets>=4.9.9",
+        "importlib_resources>=6",  # tfds needs it but declares it only for Python < 3.9
         "array-record>=0.7",
         "grain>=0.2.12",
         "tokenizers>=0.20",

@@ -1,0 +1,345 @@
+"""A Llama/Qwen-style decoder-only transformer in Flax linen.
+
+Conventions follow the open-weight Llama and Qwen families so their checkpoints
+map onto these parameters one to one: pre-norm RMSNorm, rotary position
+embeddings (rotate-half form), grouped-query attention (optional q/k/v biases as
+in Qwen2), a SwiGLU MLP, and optionally tied input/output embeddings.
+
+The model is purely functional. The KV cache is an explicit pytree passed in and
+returned, never a mutable Flax collection, so the sampler can donate it:
+
+    logits, cache = Transformer(cfg).apply({"params": p}, tokens, positions,
+                                           attention_mask, cache=cache,
+                                           cache_index=i)
+
+Layers are stacked with `nn.scan` (parameters carry a leading "layers" axis), so
+compile time does not grow with depth. Every parameter and the main activations
+carry logical axis names; `afjax.parallel.mesh` maps them onto a device mesh.
+
+Shape legend: B batch, T query length, S cache/key length, D model width,
+H query heads, K key/value heads, G = H // K, E head width, F MLP width,
+V vocabulary, L layers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# Logical axis names of the parameters.
+EMBED = "embed"
+VOCAB = "vocab"
+HEADS = "heads"
+KV_HEADS = "kv_heads"
+MLP = "mlp"
+NORM = "norm"
+LAYERS = "layers"
+# Logical axis names of activations.
+ACT_BATCH = "activation_batch"
+ACT_LENGTH = "activation_length"
+ACT_EMBED = "activation_embed"
+ACT_HEADS = "activation_heads"
+ACT_KV_HEADS = "activation_kv_heads"
+ACT_MLP = "activation_mlp"
+ACT_VOCAB = "activation_vocab"
+HEAD_DIM = "head_dim"
+
+_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerConfig:
+  """Hyper-parameters of the decoder.
+
+  Attributes:
+    vocab_size: number of token ids V.
+    d_model: residual width D.
+    num_layers: number of decoder blocks L.
+    num_heads: query heads H.
+    num_kv_heads: key/value heads K; H must be a multiple of K (K == H is
+      multi-head attention, K == 1 multi-query attention).
+    head_dim: width E of each head.
+    mlp_hidden: SwiGLU hidden width F.
+    max_seq_len: longest position the model is used at (cache length bound).
+    rope_theta: RoPE base frequency.
+    norm_eps: RMSNorm epsilon.
+    tie_embeddings: reuse the input embedding as the output projection.
+    qkv_bias: biases on the q/k/v projections (Qwen2 convention).
+    dtype: computation dtype of matmuls ("float32" or "bfloat16"); norms,
+      softmax and logits stay in float32.
+    param_dtype: storage dtype of parameters.
+    remat: rematerialise each block in the backward pass (saves memory).
+  """
+
+  vocab_size: int
+  d_model: int
+  num_layers: int
+  num_heads: int
+  num_kv_heads: int
+  head_dim: int
+  mlp_hidden: int
+  max_seq_len: int = 2048
+  rope_theta: float = 10000.0
+  norm_eps: float = 1e-6
+  tie_embeddings: bool = False
+  qkv_bias: bool = False
+  dtype: str = "float32"
+  param_dtype: str = "float32"
+  remat: bool = False
+
+  def __post_init__(self):
+    if self.num_heads % self.num_kv_heads:
+      raise ValueError(
+          f"model.num_heads={self.num_heads} must be a multiple of "
+          f"model.num_kv_heads={self.num_kv_heads}")
+    for name in ("dtype", "param_dtype"):
+      if getattr(self, name) not in _DTYPES:
+        raise ValueError(f"model.{name}={getattr(self, name)!r}; allowed: {sorted(_DTYPES)}")
+
+  @classmethod
+  def from_dict(cls, values: Any) -> "TransformerConfig":
+    """Builds a config from a mapping (e.g. an ml_collections ConfigDict)."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values = dict(values)
+    unknown = sorted(set(values) - fields)
+    if unknown:
+      raise ValueError(f"unknown model field(s) {unknown}; allowed: {sorted(fields)}")
+    return cls(**values)
+
+  @property
+  def compute_dtype(self):
+    return _DTYPES[self.dtype]
+
+  @property
+  def storage_dtype(self):
+    return _DTYPES[self.param_dtype]
+
+  def num_params(self) -> int:
+    """Exact parameter count."""
+    d, f, e = self.d_model, self.mlp_hidden, self.head_dim
+    attn = d * e * (self.num_heads * 2 + self.num_kv_heads * 2)
+    if self.qkv_bias:
+      attn += e * (self.num_heads + 2 * self.num_kv_heads)
+    block = attn + 3 * d * f + 2 * d
+    head = 0 if self.tie_embeddings else d * self.vocab_size
+    return self.vocab_size * d + self.num_layers * block + d + head
+
+
+class KVCache(NamedTuple):
+  """Keys and values of every layer: k, v are [L, B, S, K, E]."""
+
+  k: jax.Array
+  v: jax.Array
+
+
+def init_cache(cfg: TransformerConfig, batch_size: int, length: int) -> KVCache:
+  """An all-zero cache for `batch_size` sequences of up to `length` positions."""
+  shape = (cfg.num_layers, batch_size, length, cfg.num_kv_heads, cfg.head_dim)
+  zeros = jnp.zeros(shape, cfg.compute_dtype)
+  return KVCache(k=zeros, v=zeros)
+
+
+CACHE_LOGICAL_AXES = (LAYERS, ACT_BATCH, ACT_LENGTH, ACT_KV_HEADS, HEAD_DIM)
+
+
+def _dense(features, axes, cfg, name, use_bias=False):
+  return nn.Dense(
+      features,
+      use_bias=use_bias,
+      dtype=cfg.compute_dtype,
+      param_dtype=cfg.storage_dtype,
+      kernel_init=nn.with_logical_partitioning(nn.initializers.normal(0.02), axes),
+      bias_init=nn.with_logical_partitioning(nn.initializers.zeros, axes[1:]),
+      name=name)
+
+
+class RMSNorm(nn.Module):
+  """y = x / sqrt(mean(x^2) + eps) * scale, computed in float32."""
+
+  cfg: TransformerConfig
+
+  @nn.compact
+  def __call__(self, x):
+    scale = self.param("scale", nn.with_logical_partitioning(nn.initializers.ones, (NORM,)),
+                       (x.shape[-1],), self.cfg.storage_dtype)
+    x32 = x.astype(jnp.float32)
+    normed = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.cfg.norm_eps)
+    return (normed * scale.astype(jnp.float32)).astype(self.cfg.compute_dtype)
+
+
+def rotary_embedding(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
+  """Applies RoPE in the rotate-half convention of Llama/Qwen checkpoints.
+
+  For frequencies w_i = theta^(-2i/E), i < E/2, and x = [x1, x2] split in halves:
+  rope(x, p) = [x1 cos(p w) - x2 sin(p w), x2 cos(p w) + x1 sin(p w)].
+
+  Args:
+    x: [B, T, N, E] queries or keys.
+    positions: [B, T] integer positions.
+    theta: base frequency.
+  """
+  half = x.shape[-1] // 2
+  freqs = theta ** (-jnp.arange(half, dtype=jnp.float32) * 2.0 / x.shape[-1])  # [E/2]
+  angles = positions[..., None].astype(jnp.float32) * freqs  # [B, T, E/2]
+  sin, cos = jnp.sin(angles)[:, :, None, :], jnp.cos(angles)[:, :, None, :]
+  x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
+  out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+  return out.astype(x.dtype)
+
+
+class Attention(nn.Module):
+  """Grouped-query causal self-attention reading and writing a KV cache slice."""
+
+  cfg: TransformerConfig
+
+  @nn.compact
+  def __call__(self, x, positions, key_mask, cache_k, cache_v, cache_index):
+    """Attends from the T new tokens to every valid cache position.
+
+    Args:
+      x: [B, T, D] normalised inputs.
+      positions: [B, T] positions of the new tokens.
+      key_mask: [B, T, S] bool, True where query t may attend to key s.
+      cache_k, cache_v: [B, S, K, E] this layer's cache; the new keys/values
+        are written at [cache_index, cache_index + T).
+      cache_index: scalar int, where the new tokens start in the cache.
+
+    Returns:
+      ([B, T, D] output, updated cache_k, updated cache_v).
+    """
+    cfg = self.cfg
+    b, t, _ = x.shape
+    h, k, e = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+    q = _dense(h * e, (EMBED, HEADS), cfg, "q_proj", cfg.qkv_bias)(x).reshape(b, t, h, e)
+    new_k = _dense(k * e, (EMBED, KV_HEADS), cfg, "k_proj", cfg.qkv_bias)(x).reshape(b, t, k, e)
+    new_v = _dense(k * e, (EMBED, KV_HEADS), cfg, "v_proj", cfg.qkv_bias)(x).reshape(b, t, k, e)
+    q = rotary_embedding(q, positions, cfg.rope_theta)
+    new_k = rotary_embedding(new_k, positions, cfg.rope_theta)
+    q = nn.with_logical_constraint(q, (ACT_BATCH, ACT_LENGTH, ACT_HEADS, HEAD_DIM))
+
+    cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, new_k.astype(cache_k.dtype), cache_index, 1)
+    cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, new_v.astype(cache_v.dtype), cache_index, 1)
+
+    q = q.reshape(b, t, k, h // k, e)  # [B, T, K, G, E]
+    scores = jnp.einsum("btkge,bske->bkgts", q, cache_k.astype(q.dtype),
+                        preferred_element_type=jnp.float32) * (e ** -0.5)
+    scores = jnp.where(key_mask[:, None, None], scores, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores, axis=-1).astype(cfg.compute_dtype)  # [B, K, G, T, S]
+    out = jnp.einsum("bkgts,bske->btkge", probs, cache_v.astype(cfg.compute_dtype))
+    out = out.reshape(b, t, h * e)
+    out = nn.with_logical_constraint(out, (ACT_BATCH, ACT_LENGTH, ACT_HEADS))
+    return _dense(cfg.d_model, (HEADS, EMBED), cfg, "o_proj")(out), cache_k, cache_v
+
+
+class SwiGLU(nn.Module):
+  """down(silu(gate(x)) * up(x))."""
+
+  cfg: TransformerConfig
+
+  @nn.compact
+  def __call__(self, x):
+    cfg = self.cfg
+    gate = _dense(cfg.mlp_hidden, (EMBED, MLP), cfg, "gate_proj")(x)
+    up = _dense(cfg.mlp_hidden, (EMBED, MLP), cfg, "up_proj")(x)
+    hidden = nn.with_logical_constraint(nn.silu(gate) * up, (ACT_BATCH, ACT_LENGTH, ACT_MLP))
+    return _dense(cfg.d_model, (MLP, EMBED), cfg, "down_proj")(hidden)
+
+
+class DecoderBlock(nn.Module):
+  """Pre-norm block: x + attn(norm(x)), then + mlp(norm(x)). Scanned over layers."""
+
+  cfg: TransformerConfig
+
+  @nn.compact
+  def __call__(self, x, layer_cache, positions, key_mask, cache_index):
+    cache_k, cache_v = layer_cache
+    attn_out, cache_k, cache_v = Attention(self.cfg, name="attn")(
+        RMSNorm(self.cfg, name="attn_norm")(x), positions, key_mask, cache_k, cache_v, cache_index)
+    x = x + attn_out
+    x = x + SwiGLU(self.cfg, name="mlp")(RMSNorm(self.cfg, name="mlp_norm")(x))
+    x = nn.with_logical_constraint(x, (ACT_BATCH, ACT_LENGTH, ACT_EMBED))
+    return x, (cache_k, cache_v)
+
+
+class Transformer(nn.Module):
+  """The decoder: embeddings, L scanned blocks, final norm, output projection."""
+
+  cfg: TransformerConfig
+
+  @nn.compact
+  def __call__(self, tokens, positions, attention_mask, cache: KVCache | None = None,
+               cache_index=0, return_hidden: bool = False):
+    """Runs the decoder over T new tokens.
+
+    Without a cache (training, scoring) the tokens attend causally to each other.
+    With a cache (sampling) they also attend to the cache's earlier positions.
+
+    Args:
+      tokens: [B, T] int token ids.
+      positions: [B, T] int positions (for RoPE).
+      attention_mask: [B, S] bool validity of every key position: S == T
+        without a cache, S == cache length with one (earlier entries of the
+        cache included; entries at or after cache_index + T are ignored).
+      cache: optional KVCache with [L, B, S, K, E] arrays.
+      cache_index: scalar int, where the new tokens start in the cache.
+      return_hidden: also return the final normalised hidden states [B, T, D].
+
+    Returns:
+      (logits [B, T, V] float32, updated cache or None[, hidden]).
+    """
+    cfg = self.cfg
+    b, t = tokens.shape
+    embedding = self.param(
+        "embedding", nn.with_logical_partitioning(nn.initializers.normal(1.0), (VOCAB, EMBED)),
+        (cfg.vocab_size, cfg.d_model), cfg.storage_dtype)
+    # Gather from an all-gathered table (as FSDP does for every weight): a gather
+    # from a vocab- and width-sharded table forces XLA into a full remat.
+    table = nn.with_logical_constraint(embedding, (None, None))
+    x = jnp.take(table, tokens, axis=0).astype(cfg.compute_dtype)
+    x = nn.with_logical_constraint(x, (ACT_BATCH, ACT_LENGTH, ACT_EMBED))
+
+    use_cache = cache is not None
+    if not use_cache:
+      cache = init_cache(cfg, b, t)
+    s = cache.k.shape[2]
+    query_slots = cache_index + jnp.arange(t)  # [T] cache slots of the new tokens
+    causal = jnp.arange(s)[None, :] <= query_slots[:, None]  # [T, S]
+    key_mask = causal[None] & attention_mask[:, None, :]  # [B, T, S]
+
+    block = DecoderBlock
+    if cfg.remat:
+      block = nn.remat(block, prevent_cse=False)
+    stack = nn.scan(
+        block,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast),
+        length=cfg.num_layers,
+        metadata_params={nn.PARTITION_NAME: LAYERS})
+    x, (new_k, new_v) = stack(cfg, name="layers")(
+        x, (cache.k, cache.v), positions, key_mask, cache_index)
+    hidden = RMSNorm(cfg, name="final_norm")(x)
+
+    if cfg.tie_embeddings:
+      logits = jnp.einsum("btd,vd->btv", hidden, embedding.astype(cfg.compute_dtype),
+                          preferred_element_type=jnp.float32)
+    else:
+      logits = _dense(cfg.vocab_size, (EMBED, VOCAB), cfg, "lm_head")(hidden)
+    logits = nn.with_logical_constraint(logits.astype(jnp.float32),
+                                        (ACT_BATCH, ACT_LENGTH, ACT_VOCAB))
+    new_cache = KVCache(new_k, new_v) if use_cache else None
+    if return_hidden:
+      return logits, new_cache, hidden
+    return logits, new_cache
+
+
+def positions_from_mask(mask: jax.Array) -> jax.Array:
+  """Positions counting only valid tokens: [B, T] bool -> [B, T] int32.
+
+  With left padding, the first real token gets position 0 and pads get 0.
+  """
+  return jnp.maximum(jnp.cumsum(mask.astype(jnp.int32), axis=-1) - 1, 0)

@@ -1,0 +1,239 @@
+"""Batched sampling with a KV cache: one jitted prefill, one jitted decode loop.
+
+Prompts are left-padded to a length bucket P and generation runs for a bucketed
+number of steps N, so each (P, N) pair compiles once. The cache has P + N slots:
+prefill writes the prompt into slots [0, P), decode step i writes slot P + i.
+Positions count only real tokens, so a left-padded prompt sees the same
+positions as an unpadded one and cached decoding matches a full forward pass.
+
+The decode loop is a `lax.while_loop` that stops early once every sequence has
+emitted a stop token (or runs all N steps with `early_stop=False`, for
+benchmarks). Its cache argument is donated.
+
+Returned log-probabilities are those of the *model* (log_softmax of the raw
+logits), which is what a policy-gradient learner recomputes; they equal the
+sampling distribution's when temperature is 1 and top-k/top-p are off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from afjax.models import transformer as tfm
+
+DEFAULT_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048)
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingConfig:
+  """How tokens are drawn.
+
+  Attributes:
+    temperature: 0 means greedy (argmax); otherwise logits are divided by it.
+    top_k: keep the k most likely tokens (0 = off).
+    top_p: keep the smallest set of tokens with probability >= top_p (1 = off).
+    stop_tokens: ids that end a sequence (the stop token itself is kept).
+    pad_id: id written after a sequence has stopped.
+    early_stop: leave the decode loop once every sequence has stopped.
+  """
+
+  temperature: float = 1.0
+  top_k: int = 0
+  top_p: float = 1.0
+  stop_tokens: tuple[int, ...] = ()
+  pad_id: int = 0
+  early_stop: bool = True
+
+  def __post_init__(self):
+    if self.temperature < 0:
+      raise ValueError(f"sampling.temperature={self.temperature}; allowed: >= 0")
+    if self.top_k < 0:
+      raise ValueError(f"sampling.top_k={self.top_k}; allowed: >= 0 (0 = off)")
+    if not 0.0 < self.top_p <= 1.0:
+      raise ValueError(f"sampling.top_p={self.top_p}; allowed: (0, 1]")
+
+
+class SampleOutput(NamedTuple):
+  """Generated continuations.
+
+  Attributes:
+    tokens: [B, N] sampled ids; pad_id after a sequence stopped.
+    logprobs: [B, N] model log-probability of each sampled token (0 where masked).
+    mask: [B, N] 1.0 for generated tokens up to and including the stop token.
+    lengths: [B] number of generated tokens (sum of mask).
+  """
+
+  tokens: jax.Array
+  logprobs: jax.Array
+  mask: jax.Array
+  lengths: jax.Array
+
+
+def bucket_length(n: int, buckets: Sequence[int] = DEFAULT_BUCKETS) -> int:
+  """The smallest bucket >= n."""
+  for bucket in sorted(buckets):
+    if bucket >= n:
+      return bucket
+  raise ValueError(f"length {n} exceeds the largest bucket {max(buckets)}; allowed buckets: {sorted(buckets)}")
+
+
+def left_pad(prompts: Sequence[Sequence[int]], length: int, pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """Left-pads token lists to `length`: returns tokens [B, P] int32, mask [B, P] bool."""
+  tokens = np.full((len(prompts), length), pad_id, np.int32)
+  mask = np.zeros((len(prompts), length), bool)
+  for row, prompt in enumerate(prompts):
+    if len(prompt) > length:
+      raise ValueError(f"prompt {row} has {len(prompt)} tokens, more than the bucket {length}")
+    if len(prompt):
+      tokens[row, length - len(prompt):] = prompt
+      mask[row, length - len(prompt):] = True
+  return tokens, mask
+
+
+def filter_logits(logits: jax.Array, cfg: SamplingConfig) -> jax.Array:
+  """Temperature, top-k and top-p applied to [B, V] float32 logits."""
+  logits = logits / cfg.temperature
+  neg = jnp.finfo(logits.dtype).min
+  if cfg.top_k:
+    kth = jax.lax.top_k(logits, cfg.top_k)[0][:, -1:]  # [B, 1]
+    logits = jnp.where(logits < kth, neg, logits)
+  if cfg.top_p < 1.0:
+    sorted_logits = jnp.sort(logits, axis=-1)[:, ::-1]  # [B, V] descending
+    probs = jax.nn.softmax(sorted_logits, axis=-1)
+    # Keep a token while the mass *before* it is < top_p (the top token always).
+    keep_sorted = (jnp.cumsum(probs, axis=-1) - probs) < cfg.top_p
+    cutoff = jnp.min(jnp.where(keep_sorted, sorted_logits, jnp.inf), axis=-1, keepdims=True)
+    logits = jnp.where(logits < cutoff, neg, logits)
+  return logits
+
+
+def choose_tokens(logits: jax.Array, rng: jax.Array, cfg: SamplingConfig) -> jax.Array:
+  """Draws one token per row of [B, V] logits: [B] int32."""
+  if cfg.temperature == 0:
+    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+  return jax.random.categorical(rng, filter_logits(logits, cfg), axis=-1).astype(jnp.int32)
+
+
+class DecodeState(NamedTuple):
+  step: jax.Array  # [] int32
+  cache: tfm.KVCache
+  cache_mask: jax.Array  # [B, S] bool, valid cache slots
+  next_position: jax.Array  # [B] int32
+  logits: jax.Array  # [B, V] logits for the next token
+  done: jax.Array  # [B] bool
+  tokens: jax.Array  # [B, N]
+  logprobs: jax.Array  # [B, N]
+  mask: jax.Array  # [B, N]
+  rng: jax.Array
+
+
+class Sampler:
+  """Compiled prefill and decode for one model config and sampling config.
+
+  Usage:
+    sampler = Sampler(model_cfg, SamplingConfig(temperature=1.0, stop_tokens=(2,)))
+    out = sampler.generate(params, prompt_tokens, prompt_mask, max_new_tokens=64, rng=key)
+
+  Shardings are inherited from the inputs (params and prompts placed on a
+  mesh); call under `afjax.parallel.mesh.use_mesh` so logical constraints in
+  the model resolve.
+  """
+
+  def __init__(self, model_cfg: tfm.TransformerConfig, sampling_cfg: SamplingConfig,
+               buckets: Sequence[int] = DEFAULT_BUCKETS):
+    self.model_cfg = model_cfg
+    self.cfg = sampling_cfg
+    self.buckets = tuple(buckets)
+    self.model = tfm.Transformer(model_cfg)
+    self.prefill = jax.jit(self._prefill, static_argnames=("cache_length",))
+    self.decode = jax.jit(self._decode, static_argnames=("num_steps",), donate_argnums=(1,))
+
+  def _prefill(self, params, prompt_tokens, prompt_mask, *, cache_length):
+    """Runs the prompt [B, P] through the model, filling cache slots [0, P)."""
+    b, p = prompt_tokens.shape
+    cache = tfm.init_cache(self.model_cfg, b, cache_length)
+    cache_mask = jnp.zeros((b, cache_length), bool).at[:, :p].set(prompt_mask)
+    positions = tfm.positions_from_mask(prompt_mask)
+    logits, cache = self.model.apply({"params": params}, prompt_tokens, positions, cache_mask,
+                                     cache=cache, cache_index=0)
+    next_position = jnp.sum(prompt_mask, axis=-1).astype(jnp.int32)  # [B]
+    return cache, cache_mask, next_position, logits[:, -1]
+
+  def _decode(self, params, cache, cache_mask, next_position, last_logits, rng, limit, *,
+              num_steps):
+    """Samples up to `limit` <= num_steps tokens, one cache slot per step."""
+    b = last_logits.shape[0]
+    prompt_len = cache.k.shape[2] - num_steps
+    stop = jnp.asarray(self.cfg.stop_tokens or (-1,), jnp.int32)
+
+    def body(state: DecodeState) -> DecodeState:
+      rng, draw = jax.random.split(state.rng)
+      token = choose_tokens(state.logits, draw, self.cfg)  # [B]
+      logprob = jnp.take_along_axis(jax.nn.log_softmax(state.logits), token[:, None], -1)[:, 0]
+      live = ~state.done
+      token = jnp.where(live, token, self.cfg.pad_id)
+      done = state.done | jnp.isin(token, stop)
+      slot = prompt_len + state.step
+      cache_mask = state.cache_mask.at[:, slot].set(live)
+      logits, cache = self.model.apply(
+          {"params": params}, token[:, None], state.next_position[:, None], cache_mask,
+          cache=state.cache, cache_index=slot)
+      return DecodeState(
+          step=state.step + 1, cache=cache, cache_mask=cache_mask,
+          next_position=state.next_position + live.astype(jnp.int32), logits=logits[:, 0],
+          done=done,
+          tokens=state.tokens.at[:, state.step].set(token),
+          logprobs=state.logprobs.at[:, state.step].set(jnp.where(live, logprob, 0.0)),
+          mask=state.mask.at[:, state.step].set(live.astype(jnp.float32)),
+          rng=rng)
+
+    def not_finished(state: DecodeState) -> jax.Array:
+      running = state.step < limit
+      if self.cfg.early_stop:
+        running &= ~jnp.all(state.done)
+      return running
+
+    init = DecodeState(
+        step=jnp.zeros((), jnp.int32), cache=cache, cache_mask=cache_mask,
+        next_position=next_position, logits=last_logits, done=jnp.zeros((b,), bool),
+        tokens=jnp.full((b, num_steps), self.cfg.pad_id, jnp.int32),
+        logprobs=jnp.zeros((b, num_steps), jnp.float32),
+        mask=jnp.zeros((b, num_steps), jnp.float32), rng=rng)
+    final = jax.lax.while_loop(not_finished, body, init)
+    out = SampleOutput(final.tokens, final.logprobs, final.mask,
+                       jnp.sum(final.mask, axis=-1).astype(jnp.int32))
+    # The cache is returned so that its donated input buffer is updated in place.
+    return out, final.cache
+
+  def generate(self, params: Any, prompt_tokens: jax.Array, prompt_mask: jax.Array,
+               max_new_tokens: int, rng: jax.Array) -> SampleOutput:
+    """Samples continuations of left-padded prompts.
+
+    Args:
+      params: model parameters.
+      prompt_tokens: [B, P] int32, left-padded (P should be a bucket size).
+      prompt_mask: [B, P] bool, True on real prompt tokens.
+      max_new_tokens: generation budget; the compiled loop has a bucketed
+        length, runs max_new_tokens steps at most, and outputs are cut to it.
+      rng: PRNG key; the same key gives the same samples.
+    """
+    num_steps = bucket_length(max_new_tokens, self.buckets)
+    cache_length = prompt_tokens.shape[1] + num_steps
+    if cache_length > self.model_cfg.max_seq_len:
+      raise ValueError(f"prompt ({prompt_tokens.shape[1]}) + generation ({num_steps}) tokens exceed "
+                       f"model.max_seq_len={self.model_cfg.max_seq_len}")
+    cache, cache_mask, next_position, last_logits = self.prefill(
+        params, prompt_tokens, prompt_mask, cache_length=cache_length)
+    out, _ = self.decode(params, cache, cache_mask, next_position, last_logits, rng,
+                         jnp.int32(max_new_tokens), num_steps=num_steps)
+    if num_steps == max_new_tokens:
+      return out
+    mask = out.mask[:, :max_new_tokens]
+    return SampleOutput(out.tokens[:, :max_new_tokens], out.logprobs[:, :max_new_tokens], mask,
+                        jnp.sum(mask, axis=-1).astype(jnp.int32))

@@ -1,0 +1,99 @@
+"""Next-token supervised training: the loss and the sharded, donated train step.
+
+A batch is a dict of [B, T] arrays:
+  inputs       int32 token ids fed to the model
+  targets      int32 ids to predict at each position (inputs shifted by one)
+  loss_mask    float32, 1 where the target counts in the loss
+  attention_mask (optional) bool, False on padding (default: all True)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from afjax.models import transformer as tfm
+from afjax.parallel import mesh as mesh_lib
+from afjax.training.state import TrainState
+
+BATCH_KEYS = ("inputs", "targets", "loss_mask")
+
+
+def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
+  """Masked mean negative log-likelihood.
+
+  loss = sum_{b,t} m[b,t] * -log softmax(logits[b,t])[targets[b,t]] / max(sum m, 1)
+
+  Args:
+    logits: [B, T, V] float32.
+    targets: [B, T] int.
+    mask: [B, T] float.
+
+  Returns:
+    (loss, {"accuracy", "tokens"}).
+  """
+  nll = optax.softmax_cross_entropy_with_integer_labels(logits, targets)  # [B, T]
+  tokens = jnp.sum(mask)
+  denom = jnp.maximum(tokens, 1.0)
+  accuracy = jnp.sum((jnp.argmax(logits, -1) == targets) * mask) / denom
+  return jnp.sum(nll * mask) / denom, {"accuracy": accuracy, "tokens": tokens}
+
+
+def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array]) -> tuple[jax.Array, dict]:
+  """Next-token loss of `model` on a batch (see the module docstring)."""
+  attention_mask = batch.get("attention_mask")
+  if attention_mask is None:
+    attention_mask = jnp.ones(batch["inputs"].shape, bool)
+  positions = tfm.positions_from_mask(attention_mask)
+  logits, _ = model.apply({"params": params}, batch["inputs"], positions, attention_mask)
+  return token_cross_entropy(logits, batch["targets"], batch["loss_mask"])
+
+
+def train_step(state: TrainState, batch: dict[str, jax.Array], *, loss_fn: Callable,
+               tx: optax.GradientTransformation) -> tuple[TrainState, dict]:
+  """One optimizer step: grads of loss_fn(params, batch), then the optax update."""
+  (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
+             "param_norm": optax.global_norm(params), **aux}
+  new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                            data_position=state.data_position + 1)
+  return new_state, metrics
+
+
+def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, state_shardings: TrainState,
+                    mesh: jax.sharding.Mesh, rules, batch_keys=BATCH_KEYS) -> Callable:
+  """Jits `train_step` with explicit in/out shardings and the state donated.
+
+  Returns:
+    step(state, batch) -> (state, metrics); call it with arrays placed by
+    `place_batch` (or host arrays, which jit places per in_shardings).
+  """
+  batch_shardings = {key: mesh_lib.batch_sharding(mesh) for key in batch_keys}
+  jitted = jax.jit(
+      lambda state, batch: train_step(state, batch, loss_fn=loss_fn, tx=tx),
+      in_shardings=(state_shardings, batch_shardings),
+      out_shardings=(state_shardings, mesh_lib.replicated(mesh)),
+      donate_argnums=(0,))
+
+  def step(state: TrainState, batch: dict[str, jax.Array]):
+    with mesh_lib.use_mesh(mesh, rules):
+      return jitted(state, {key: batch[key] for key in batch_keys})
+
+  return step
+
+
+def place_batch(batch: dict[str, Any], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
+  """Puts host [B, ...] arrays on the mesh, split over the batch axes.
+
+  On several processes each host passes its own slice of the global batch.
+  """
+  sharding = mesh_lib.batch_sharding(mesh)
+  if jax.process_count() == 1:
+    return {k: jax.device_put(v, sharding) for k, v in batch.items()}
+  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}

@@ -1,0 +1,97 @@
+"""The decoder: shapes, logical axes, GQA, tied embeddings, causality, RoPE."""
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from afjax.models import presets, transformer as tfm
+
+
+def make(**overrides):
+  cfg = tfm.TransformerConfig(**{**presets.get_preset("test"), **overrides})
+  model = tfm.Transformer(cfg)
+  tokens = jnp.arange(12, dtype=jnp.int32).reshape(2, 6) + 3
+  mask = jnp.ones_like(tokens, bool)
+  variables = model.init(jax.random.key(0), tokens, tfm.positions_from_mask(mask), mask)
+  return cfg, model, variables, tokens, mask
+
+
+@pytest.mark.parametrize("overrides", [{}, {"tie_embeddings": True}, {"qkv_bias": True},
+                                       {"num_kv_heads": 1}, {"num_kv_heads": 4}, {"remat": True}])
+def test_param_count_and_logits_shape(overrides):
+  cfg, model, variables, tokens, mask = make(**overrides)
+  params = nn.meta.unbox(variables["params"])
+  assert sum(x.size for x in jax.tree.leaves(params)) == cfg.num_params()
+  logits, cache = model.apply({"params": params}, tokens, tfm.positions_from_mask(mask), mask)
+  chex.assert_shape(logits, (2, 6, cfg.vocab_size))
+  chex.assert_type(logits, jnp.float32)
+  assert cache is None
+  chex.assert_tree_all_finite(logits)
+
+
+def test_every_param_has_logical_axes():
+  _, _, variables, _, _ = make()
+  boxed = jax.tree.leaves(variables["params"], is_leaf=lambda x: isinstance(x, nn.Partitioned))
+  for leaf in boxed:
+    assert isinstance(leaf, nn.Partitioned)
+    assert len(leaf.names) == leaf.value.ndim
+  kernel = variables["params"]["layers"]["attn"]["q_proj"]["kernel"]
+  assert kernel.names == ("layers", "embed", "heads")
+
+
+def test_causal_future_tokens_do_not_change_past_logits():
+  cfg, model, variables, tokens, mask = make()
+  params = nn.meta.unbox(variables["params"])
+  logits, _ = model.apply({"params": params}, tokens, tfm.positions_from_mask(mask), mask)
+  changed = tokens.at[:, 4:].set(7)
+  logits2, _ = model.apply({"params": params}, changed, tfm.positions_from_mask(mask), mask)
+  np.testing.assert_allclose(logits[:, :4], logits2[:, :4], atol=1e-6)
+  assert not np.allclose(logits[:, 4:], logits2[:, 4:])
+
+
+def test_left_padding_does_not_change_logits():
+  cfg, model, variables, tokens, mask = make()
+  params = nn.meta.unbox(variables["params"])
+  logits, _ = model.apply({"params": params}, tokens, tfm.positions_from_mask(mask), mask)
+  padded = jnp.concatenate([jnp.zeros((2, 3), jnp.int32), tokens], axis=1)
+  pmask = jnp.concatenate([jnp.zeros((2, 3), bool), mask], axis=1)
+  plogits, _ = model.apply({"params": params}, padded, tfm.positions_from_mask(pmask), pmask)
+  np.testing.assert_allclose(plogits[:, 3:], logits, atol=1e-5)
+
+
+def test_rotary_embedding_is_relative():
+  """q(p+s) . k(r+s) depends on p - r only."""
+  rng = np.random.default_rng(0)
+  q = jnp.asarray(rng.normal(size=(1, 1, 1, 8)), jnp.float32)
+  k = jnp.asarray(rng.normal(size=(1, 1, 1, 8)), jnp.float32)
+  def dot(p, r):
+    return float(jnp.sum(tfm.rotary_embedding(q, jnp.array([[p]]), 1e4)
+                         * tfm.rotary_embedding(k, jnp.array([[r]]), 1e4)))
+  assert dot(5, 2) == pytest.approx(dot(13, 10), abs=1e-5)
+  assert dot(0, 0) == pytest.approx(float(jnp.sum(q * k)), abs=1e-6)
+
+
+def test_positions_from_mask():
+  mask = jnp.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], bool)
+  np.testing.assert_array_equal(tfm.positions_from_mask(mask), [[0, 0, 0, 1, 2], [0, 1, 2, 3, 4]])
+
+
+def test_config_errors_name_the_field():
+  with pytest.raises(ValueError, match="num_kv_heads"):
+    tfm.TransformerConfig(**{**presets.get_preset("test"), "num_kv_heads": 3})
+  with pytest.raises(ValueError, match="model.dtype"):
+    tfm.TransformerConfig(**{**presets.get_preset("test"), "dtype": "float8"})
+  with pytest.raises(ValueError, match="unknown model field"):
+    tfm.TransformerConfig.from_dict({**presets.get_preset("test"), "n_layers": 2})
+  with pytest.raises(ValueError, match="allowed"):
+    presets.get_preset("gpt5")
+
+
+@pytest.mark.parametrize("name, billions", [("llama3_1b", 1.24), ("llama3_8b", 8.03),
+                                            ("qwen2_5_0_5b", 0.494)])
+def test_real_presets_have_published_sizes(name, billions):
+  cfg = tfm.TransformerConfig(**presets.get_preset(name))
+  assert cfg.num_params() / 1e9 == pytest.approx(billions, rel=0.01)

@@ -1,0 +1,92 @@
+"""Tests for afjax.training.logging."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from afjax.training.logging import (
+    MetricLogger,
+    NonFiniteError,
+    check_finite,
+    progress,
+    read_jsonl,
+)
+
+
+def test_log_writes_jsonl_and_tensorboard(tmp_path):
+  with MetricLogger(tmp_path) as logger:
+    logger.log(1, {"loss": jnp.float32(2.5), "lr": 1e-3, "tokens": 7})
+    logger.log(2, {"loss": np.array([0.5]), "grad_norm": float("nan")})
+    logger.log(2, {"reward": jnp.asarray(float("inf"))}, prefix="eval")
+
+  records = read_jsonl(tmp_path / "metrics.jsonl")
+  assert [r["step"] for r in records] == [1, 2, 2]
+  assert records[0]["train/loss"] == 2.5
+  assert records[0]["train/lr"] == pytest.approx(1e-3)
+  assert records[0]["train/tokens"] == 7.0
+  assert isinstance(records[0]["train/tokens"], float)
+  assert records[1]["train/loss"] == 0.5
+  assert records[1]["train/grad_norm"] is None
+  assert records[2]["eval/reward"] is None
+  assert all(isinstance(r["time"], float) for r in records)
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_resumed_logger_appends(tmp_path):
+  with MetricLogger(tmp_path, tensorboard=False) as logger:
+    logger.log(1, {"loss": 1.0})
+  with open(tmp_path / "metrics.jsonl", "a") as f:
+    f.write('{"step": 2, "train/lo')  # A line cut short by a crash.
+  with MetricLogger(tmp_path, tensorboard=False) as logger:
+    logger.log(3, {"loss": 3.0})
+
+  with pytest.raises(ValueError, match=r"metrics.jsonl:2"):
+    read_jsonl(tmp_path / "metrics.jsonl")
+  records = read_jsonl(tmp_path / "metrics.jsonl", skip_invalid=True)
+  assert [(r["step"], r["train/loss"]) for r in records] == [(1, 1.0),
+                                                            (3, 3.0)]
+  assert not (tmp_path / "tensorboard").exists()
+
+
+def test_bad_values_write_nothing(tmp_path):
+  logger = MetricLogger(tmp_path, tensorboard=False)
+  with pytest.raises(TypeError, match=r"'train/vec' has shape \(3,\)"):
+    logger.log(1, {"loss": 1.0, "vec": np.ones(3)})
+  with pytest.raises(TypeError, match="not a number"):
+    logger.log(1, {"name": "abc"})
+  with pytest.raises(ValueError, match="reserved"):
+    logger.log(1, {"step": 1.0}, prefix="")
+  with pytest.raises(TypeError, match="step"):
+    logger.log(1.5, {"loss": 1.0})
+  logger.close()
+  with pytest.raises(ValueError, match="close"):
+    logger.log(2, {"loss": 1.0})
+  assert read_jsonl(tmp_path / "metrics.jsonl") == []
+
+
+def test_check_finite_names_step_and_quantity():
+  check_finite(5, {"loss": 1.0, "grad_norm": jnp.float32(3.0),
+                   "grads": np.ones(4)})
+  with pytest.raises(NonFiniteError) as info:
+    check_finite(12, {"loss": jnp.float32(0.1), "grad_norm": float("nan")})
+  assert isinstance(info.value, ValueError)
+  assert "step 12" in str(info.value)
+  assert "grad_norm = nan" in str(info.value)
+  assert "loss" not in str(info.value)
+  with pytest.raises(NonFiniteError, match=r"step 3: .*grads has 1 NaN and 1"
+                     r" Inf of 4 values"):
+    check_finite(3, {"grads": jnp.array([1.0, jnp.nan, jnp.inf, 2.0])})
+
+
+def test_progress_is_disabled_off_tty_unless_forced(capsys):
+  quiet = progress(total=10, initial=3, desc="train")
+  assert quiet.disable  # pytest's captured stderr is not a TTY.
+  quiet.close()
+  bar = progress(total=10, initial=3, desc="train", force=True)
+  bar.update(2)
+  text = str(bar)
+  assert not bar.disable
+  bar.close()
+  assert "train" in text and "5/10" in text and "step/s" in text
+  assert "<" in text  # elapsed<remaining, i.e. the ETA.
+  assert "5/10" in capsys.readouterr().err
