@@ -39,11 +39,11 @@ restoring a typed key raises a `TypeError` that says so.
 
 Typical use::
 
-    checkpointer = Checkpointer(workdir / "checkpoints", save_every=1000, keep=3)
+    checkpointer = Checkpointer(workdir / "ckpt", save_every=1000, keep=3)
     if checkpointer.latest_step() is not None:
         step, state = checkpointer.restore(abstract_state, fingerprint)
     ...
-    checkpointer.save(step, state, fingerprint=fingerprint)  # every step
+    checkpointer.save(step, state, fingerprint=fingerprint)  # when due
     ...
     checkpointer.save(step, state, fingerprint=fingerprint, force=True)
     checkpointer.close()
@@ -122,9 +122,9 @@ def _flat_index(shape: tuple[int, ...]) -> jax.Array:
 def _array_checksum(x: jax.Array) -> jax.Array:
   """Two position-weighted uint32 sums of an array's bits.
 
-  Any single flipped bit changes the first sum (its weight is odd), and
-  swapped or shifted elements change it too; random garbage survives both sums
-  with probability about 2**-64.
+  Any single flipped bit changes the first sum (its weight is odd); moved
+  elements almost always change it too, and random garbage is missed only
+  with negligible probability. Not a cryptographic hash.
   """
   words = _as_uint32_words(x)
   index = _flat_index(words.shape)
@@ -192,8 +192,9 @@ def _as_saveable_array(display_path: str, leaf: Any) -> jax.Array:
   """Returns a state leaf as a JAX array, or raises a `TypeError`."""
   if not isinstance(leaf, (jax.Array, np.ndarray, np.generic)):
     raise TypeError(
-        f"{display_path} is of type {type(leaf).__name__}, not an array; convert it"
-        " with jnp.asarray before saving so that its dtype is explicit."
+        f"{display_path} is of type {type(leaf).__name__}, not an array;"
+        " convert it with jnp.asarray before saving so that its dtype is"
+        " explicit."
     )
   _check_leaf_dtype(display_path, leaf.dtype)
   return jnp.asarray(leaf)
@@ -227,7 +228,7 @@ def _map_leaves_with_display_path(fn, item: str, tree: Any) -> Any:
 
 
 def _is_bare_array(tree: Any) -> bool:
-  """Whether a state item is a single array (orbax's StandardSave wants trees)."""
+  """Whether a state item is one array (StandardSave only takes trees)."""
   return isinstance(tree, (jax.Array, np.ndarray, np.generic))
 
 

@@ -1,9 +1,13 @@
 """Tests for afjax.training.logging."""
 
+import ast
+import inspect
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from afjax.training import logging as logging_lib
 from afjax.training.logging import (
     MetricLogger,
     NonFiniteError,
@@ -90,3 +94,15 @@ def test_progress_is_disabled_off_tty_unless_forced(capsys):
   assert "train" in text and "5/10" in text and "step/s" in text
   assert "<" in text  # elapsed<remaining, i.e. the ETA.
   assert "5/10" in capsys.readouterr().err
+
+
+def test_module_does_not_use_pickle():
+  tree = ast.parse(inspect.getsource(logging_lib))
+  imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+              if isinstance(node, ast.Import) for alias in node.names}
+  imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.module}
+  used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+  unpicklers = {"pickle", "_pickle", "cloudpickle", "dill", "joblib",
+                "shelve", "marshal"}
+  assert not (imported | used) & unpicklers
