@@ -95,7 +95,7 @@ def tokenize_and_pack(
     return stream[: num_windows * window_len].reshape(num_windows, window_len)
 
 
-def _windows_to_lm_batch(windows: np.ndarray) -> Batch:
+def windows_to_lm_batch(windows: np.ndarray) -> Batch:
     """Splits windows into next-token inputs, targets and a loss mask.
 
     inputs[b, t] = windows[b, t] and targets[b, t] = windows[b, t + 1], so the
@@ -167,7 +167,7 @@ class LMBatches:
             .shuffle(seed=_grain_shuffle_seed(self._seed))
             .repeat()
             .batch(self._batch_size, drop_remainder=True)
-            .map(_windows_to_lm_batch)
+            .map(windows_to_lm_batch)
         )
 
     @classmethod

@@ -1,0 +1,23 @@
+"""Jobs that `afjax.main` can run, chosen by `config.job`.
+
+Each job module defines `validate(config, num_devices)` (raises
+`afjax.config.ConfigError`, writes nothing) and `run(config, workdir)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+from afjax.config import ConfigError
+
+JOBS = {
+    "lm": "afjax.jobs.lm",
+}
+
+
+def get_job(name: str) -> types.ModuleType:
+  """The module of job `name`, or ConfigError listing the known jobs."""
+  if name not in JOBS:
+    raise ConfigError(f"config.job={name!r}; allowed: {sorted(JOBS)}")
+  return importlib.import_module(JOBS[name])

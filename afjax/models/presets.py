@@ -9,7 +9,7 @@ from __future__ import annotations
 
 PRESETS: dict[str, dict] = {
     # Unit tests: compiles in about a second.
-    "test": dict(vocab_size=256, d_model=32, num_layers=2, num_heads=4, num_kv_heads=2,
+    "test": dict(vocab_size=384, d_model=32, num_layers=2, num_heads=4, num_kv_heads=2,
                  head_dim=8, mlp_hidden=64, max_seq_len=128),
     # Laptop-scale experiments on the synthetic world (~1-3M parameters).
     "tiny": dict(vocab_size=1024, d_model=128, num_layers=4, num_heads=4, num_kv_heads=2,

@@ -6,12 +6,14 @@ Flax puts on them at init are stripped once their shardings are known).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable
 
 import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from afjax.parallel import mesh as mesh_lib
@@ -90,3 +92,12 @@ def abstract_state(state_shardings_tree: TrainState, like: TrainState) -> TrainS
   """ShapeDtypeStructs with shardings (a restore target) for a state shaped like `like`."""
   return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
                       like, state_shardings_tree)
+
+
+def params_digest(params: Any) -> str:
+  """SHA-256 of every parameter's bytes in tree order: equal digests, equal params."""
+  digest = hashlib.sha256()
+  for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+    digest.update(jax.tree_util.keystr(path).encode())
+    digest.update(np.ascontiguousarray(jax.device_get(leaf)).tobytes())
+  return digest.hexdigest()

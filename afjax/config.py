@@ -1,0 +1,125 @@
+"""Shared config pieces and up-front validation.
+
+Every job's config is an `ml_collections.ConfigDict` from a `get_config()` in
+`configs/`. `validate` runs before anything is written to the workdir and
+raises `ConfigError` with one message naming the offending field and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import ml_collections
+
+from afjax.models import presets
+from afjax.parallel import mesh as mesh_lib
+
+
+class ConfigError(ValueError):
+  """A config field is missing or has a value that is not allowed."""
+
+
+def model_config(preset: str, **overrides: Any) -> ml_collections.ConfigDict:
+  """The `model` section: a size preset with optional field overrides."""
+  return ml_collections.ConfigDict({**presets.get_preset(preset), **overrides})
+
+
+def mesh_config(data: int = -1, fsdp: int = 1, tensor: int = 1) -> ml_collections.ConfigDict:
+  """The `mesh` section; -1 takes the devices the other axes leave."""
+  return ml_collections.ConfigDict({"data": data, "fsdp": fsdp, "tensor": tensor})
+
+
+def mesh_rules_config() -> tuple:
+  """The `mesh_rules` section: logical axis name -> mesh axes (MaxText style)."""
+  return tuple((name, axes) for name, axes in mesh_lib.DEFAULT_RULES)
+
+
+def optimizer_config(learning_rate: float = 1e-3, **overrides: Any) -> ml_collections.ConfigDict:
+  """The `optimizer` section: AdamW with warmup + cosine decay and clipping."""
+  values = dict(learning_rate=learning_rate, schedule="cosine", warmup_steps=20, min_lr_ratio=0.1,
+                b1=0.9, b2=0.95, eps=1e-8, weight_decay=0.1, grad_clip=1.0)
+  values.update(overrides)
+  return ml_collections.ConfigDict(values)
+
+
+def checkpoint_config(every: int = 100, keep: int = 3) -> ml_collections.ConfigDict:
+  """The `checkpoint` section: save every N steps and at the end, keep the last K."""
+  return ml_collections.ConfigDict({"every": every, "keep": keep})
+
+
+def get_field(config: ml_collections.ConfigDict, path: str) -> Any:
+  """The value at a dotted path, or ConfigError naming the missing field."""
+  node: Any = config
+  walked = []
+  for part in path.split("."):
+    walked.append(part)
+    if not hasattr(node, "keys") or part not in node:
+      raise ConfigError(f"config.{'.'.join(walked)} is missing (required by job "
+                        f"{config.get('job', '?')!r})")
+    node = node[part]
+  return node
+
+
+def require(config: ml_collections.ConfigDict, paths: Iterable[str]) -> None:
+  for path in paths:
+    get_field(config, path)
+
+
+def check_choice(config: ml_collections.ConfigDict, path: str, allowed: Iterable[Any]) -> None:
+  allowed = list(allowed)
+  value = get_field(config, path)
+  if value not in allowed:
+    raise ConfigError(f"config.{path}={value!r}; allowed: {allowed}")
+
+
+def check_positive(config: ml_collections.ConfigDict, path: str, allow_zero: bool = False) -> None:
+  value = get_field(config, path)
+  ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+      value >= 0 if allow_zero else value > 0)
+  if not ok:
+    raise ConfigError(f"config.{path}={value!r}; allowed: a number {'>= 0' if allow_zero else '> 0'}")
+
+
+def validate_model(config: ml_collections.ConfigDict) -> None:
+  from afjax.models.transformer import TransformerConfig
+  try:
+    TransformerConfig.from_dict(get_field(config, "model"))
+  except (TypeError, ValueError) as err:
+    raise ConfigError(f"config.model: {err}") from None
+
+
+def validate_mesh(config: ml_collections.ConfigDict, num_devices: int) -> dict[str, int]:
+  """Checks config.mesh and config.mesh_rules against the device count."""
+  try:
+    sizes = mesh_lib.resolve_mesh_shape(dict(get_field(config, "mesh")), num_devices)
+    mesh_lib.rules_from_config(get_field(config, "mesh_rules"))
+  except ValueError as err:
+    raise ConfigError(str(err)) from None
+  return sizes
+
+
+def validate_batch(config: ml_collections.ConfigDict, path: str, mesh_sizes: dict[str, int]) -> None:
+  """The batch at `path` must split evenly over the data and fsdp axes."""
+  check_positive(config, path)
+  batch = get_field(config, path)
+  ways = mesh_sizes["data"] * mesh_sizes["fsdp"]
+  if batch % ways:
+    raise ConfigError(f"config.{path}={batch} is not divisible by the batch axes data x fsdp = "
+                      f"{mesh_sizes['data']} x {mesh_sizes['fsdp']} = {ways}; allowed: multiples of {ways}")
+
+
+def validate_optimizer(config: ml_collections.ConfigDict) -> None:
+  from afjax.training.optim import SCHEDULES
+  require(config, [f"optimizer.{f}" for f in ("learning_rate", "schedule", "warmup_steps",
+                                               "min_lr_ratio", "b1", "b2", "eps",
+                                               "weight_decay", "grad_clip")])
+  check_choice(config, "optimizer.schedule", SCHEDULES)
+  check_positive(config, "optimizer.learning_rate")
+  check_positive(config, "optimizer.warmup_steps", allow_zero=True)
+  check_positive(config, "optimizer.grad_clip", allow_zero=True)
+
+
+def validate_checkpoint(config: ml_collections.ConfigDict) -> None:
+  check_positive(config, "checkpoint.every")
+  check_positive(config, "checkpoint.keep")

@@ -1,0 +1,54 @@
+"""Runs one afjax job from a config file.
+
+    python -m afjax.main --config=configs/lm.py --workdir=/tmp/lm
+    python -m afjax.main --config=configs/lm.py --workdir=/tmp/lm --config.train.steps=50
+
+`config.job` chooses what runs. The config is validated before anything is
+written; rerunning the same command resumes from the workdir's checkpoints.
+On several hosts (a TPU slice, a multi-GPU cluster) set
+`--config.distributed=True` and start the same command on every host.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file with get_config().",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and outputs.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  import jax  # after flag parsing, so that --help is fast
+
+  if not flags.FLAGS["verbosity"].present:
+    # Orbax and TFDS log every save and read at INFO through absl; show
+    # warnings by default (-v 0 brings INFO back). Progress is on the terminal.
+    logging.set_verbosity(logging.WARNING)
+
+  from afjax import jobs
+  from afjax.config import ConfigError
+
+  config = _CONFIG.value
+  try:
+    job = jobs.get_job(config.get("job"))
+    if config.get("distributed", False):
+      jax.distributed.initialize()
+    job.validate(config, jax.device_count())
+  except ConfigError as err:
+    logging.error("invalid config: %s", err)
+    print(f"afjax: invalid config: {err}", file=sys.stderr)
+    sys.exit(2)
+  logging.info("job %s on %d device(s) (%s), workdir %s", config.job, jax.device_count(),
+               jax.devices()[0].platform, _WORKDIR.value)
+  job.run(config, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

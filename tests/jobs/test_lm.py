@@ -1,0 +1,120 @@
+"""The LM job end to end: config validation, training, resume, SIGKILL + resume, bad checkpoints."""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from afjax import config as config_lib
+from afjax.jobs import lm
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CONFIG = f"{ROOT}/configs/lm.py:test"
+
+
+def launch(workdir, *overrides, module="afjax.main", **kwargs):
+  cmd = [sys.executable, "-m", module, f"--config={CONFIG}", f"--workdir={workdir}", *overrides]
+  return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, **kwargs)
+
+
+def summary(workdir):
+  return json.loads((pathlib.Path(workdir) / "lm_summary.json").read_text())
+
+
+def committed_steps(workdir):
+  ckpt = pathlib.Path(workdir) / "ckpt"
+  return sorted(int(p.name) for p in ckpt.iterdir() if p.name.isdigit()) if ckpt.exists() else []
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("lm_full")
+  proc = launch(workdir)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return workdir
+
+
+def test_trains_checkpoints_and_logs(uninterrupted):
+  result = summary(uninterrupted)
+  assert result["step"] == 12
+  assert committed_steps(uninterrupted) == [6, 9, 12]  # every 3, keep 3
+  assert (uninterrupted / "tokenizer.json").exists()
+  assert list((uninterrupted / "tensorboard").iterdir())
+  records = [json.loads(line) for line in (uninterrupted / "metrics.jsonl").read_text().splitlines()]
+  train_losses = [r["train/loss"] for r in records if "train/loss" in r]
+  assert len(train_losses) == 6 and train_losses[-1] < train_losses[0]
+  assert any("eval/loss" in r and r["step"] == 12 for r in records)
+
+
+def test_rerun_resumes_and_says_so(uninterrupted, tmp_path):
+  workdir = tmp_path / "copy"
+  shutil.copytree(uninterrupted, workdir)
+  proc = launch(workdir, "--config.train.steps=14")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "Resuming from step 12" in proc.stdout
+  assert summary(workdir)["step"] == 14
+
+
+def test_sigkill_then_resume_matches_uninterrupted(uninterrupted, tmp_path):
+  workdir = tmp_path / "killed"
+  cmd = [sys.executable, "-m", "tests.jobs.slow_main", f"--config={CONFIG}", f"--workdir={workdir}"]
+  proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.time() + 240
+    while 6 not in committed_steps(workdir):
+      assert proc.poll() is None, "the run ended before it could be killed"
+      assert time.time() < deadline
+      time.sleep(0.05)
+  finally:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+  assert not (workdir / "lm_summary.json").exists()
+  assert max(committed_steps(workdir)) < 12
+  resumed = launch(workdir)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert "Resuming from step" in resumed.stdout
+  assert summary(workdir)["params_sha256"] == summary(uninterrupted)["params_sha256"]
+
+
+def test_incompatible_checkpoint_is_refused_and_kept(uninterrupted, tmp_path):
+  workdir = tmp_path / "mismatch"
+  shutil.copytree(uninterrupted, workdir)
+  before = {p: p.read_bytes() for p in (workdir / "ckpt").rglob("*") if p.is_file()}
+  proc = launch(workdir, "--config.model.mlp_hidden=96", "--config.train.steps=15")
+  assert proc.returncode != 0
+  assert "model.mlp_hidden" in proc.stderr and "checkpoint=64" in proc.stderr.replace(" ", "")
+  after = {p: p.read_bytes() for p in (workdir / "ckpt").rglob("*") if p.is_file()}
+  assert before == after
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["--config.job=dance"], "config.job='dance'; allowed: ['lm']"),
+    (["--config.mesh.data=3"], "config.mesh"),
+    (["--config.train.batch_size=0"], "config.train.batch_size=0"),
+    (["--config.optimizer.schedule=linear"], "config.optimizer.schedule='linear'; allowed"),
+    (["--config.data.seq_len=1000"], "config.data.seq_len=1000 exceeds"),
+])
+def test_main_rejects_bad_configs_before_writing(tmp_path, overrides, message):
+  workdir = tmp_path / "never"
+  proc = launch(workdir, *overrides)
+  assert proc.returncode == 2
+  assert message in proc.stderr
+  assert not workdir.exists()
+
+
+def test_validate_batch_divisibility_and_missing_field():
+  from tests.configs_loader import load_lm_config
+  config = load_lm_config()
+  with pytest.raises(config_lib.ConfigError, match=r"config.train.batch_size=8 is not divisible .* 3"):
+    config.mesh.data = 3
+    lm.validate(config, 3)
+  config = load_lm_config()
+  del config.train["eval_every"]
+  with pytest.raises(config_lib.ConfigError, match=r"config.train.eval_every is missing"):
+    lm.validate(config, 1)
