@@ -142,6 +142,25 @@ def render_transcript(
     return text
 
 
+def split_prompt(prompt_text: str) -> tuple[str, str] | None:
+    """Recovers tier and request text from a rendered first prompt.
+
+    Args:
+        prompt_text: text as from :func:`render_prompt`.
+
+    Returns:
+        ``(tier, request_text)``, or None if the text is not exactly a prompt.
+    """
+    suffix = f"{END}{ASSISTANT}"
+    for tier in situation.TIERS:
+        head = f"{SYSTEM}{situation.PREAMBLE}{END}{USER}{TIER_OPEN}{tier}{TIER_CLOSE} "
+        if prompt_text.startswith(head) and prompt_text.endswith(suffix):
+            request_text = prompt_text[len(head) : len(prompt_text) - len(suffix)]
+            if request_text and not _ANY_SPECIAL.search(request_text):
+                return tier, request_text
+    return None
+
+
 def split_response(text: str) -> tuple[str | None, str | None]:
     """Splits a response into scratchpad and output, strictly.
 

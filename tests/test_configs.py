@@ -1,0 +1,28 @@
+"""Every config under configs/ loads and validates; the large presets have real sizes and shard."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from afjax import jobs
+from afjax.models import transformer as tfm
+from tests.configs_loader import load_config
+
+
+@pytest.mark.parametrize("path, devices", [("lm.py", 1), ("models/llama3_1b.py", 8),
+                                           ("models/llama3_1b.py", 64), ("models/llama3_8b.py", 64)])
+def test_config_validates(path, devices):
+  config = load_config(path)
+  jobs.get_job(config.job).validate(config, devices)
+
+
+@pytest.mark.parametrize("path, billions", [("models/llama3_1b.py", 1.24), ("models/llama3_8b.py", 8.03)])
+def test_large_model_shapes_abstractly(path, billions):
+  """Abstract init (no memory): parameter count and logical axes on every leaf."""
+  cfg = tfm.TransformerConfig.from_dict(load_config(path).model)
+  model = tfm.Transformer(cfg)
+  x = jnp.zeros((1, 8), jnp.int32)
+  boxed = jax.eval_shape(lambda k: model.init(k, x, x, x == 0), jax.random.key(0))["params"]
+  leaves = jax.tree.leaves(boxed, is_leaf=lambda l: hasattr(l, "names"))
+  assert all(len(l.names) == len(l.value.shape) for l in leaves)
+  assert sum(l.value.size for l in leaves) / 1e9 == pytest.approx(billions, rel=0.01)
