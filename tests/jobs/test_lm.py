@@ -18,9 +18,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = f"{ROOT}/configs/lm.py:test"
 
 
-def launch(workdir, *overrides, module="afjax.main", **kwargs):
+# Bit-exact resume needs deterministic kernels; XLA's GPU reductions are not by default.
+ENV = dict(os.environ, XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip())
+
+
+def launch(workdir, *overrides, module="afjax.main"):
   cmd = [sys.executable, "-m", module, f"--config={CONFIG}", f"--workdir={workdir}", *overrides]
-  return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, **kwargs)
+  return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=ENV)
 
 
 def summary(workdir):
@@ -64,7 +68,7 @@ def test_rerun_resumes_and_says_so(uninterrupted, tmp_path):
 def test_sigkill_then_resume_matches_uninterrupted(uninterrupted, tmp_path):
   workdir = tmp_path / "killed"
   cmd = [sys.executable, "-m", "tests.jobs.slow_main", f"--config={CONFIG}", f"--workdir={workdir}"]
-  proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
   try:
     deadline = time.time() + 240
     while 6 not in committed_steps(workdir):
