@@ -26,7 +26,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
   config.data = ml_collections.ConfigDict(dict(
-      num_documents=300 if test else 6000, seed=0, seq_len=32 if test else 128,
+      corpus="builtin", num_documents=300 if test else 6000, seed=0, seq_len=32 if test else 128,
       validation_fraction=0.1 if test else 0.05, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
       steps=12 if test else 300, batch_size=8 if test else 32, log_every=2 if test else 10,

@@ -114,7 +114,7 @@ def windows_to_lm_batch(windows: np.ndarray) -> Batch:
     return {"inputs": inputs, "targets": targets, "loss_mask": mask}
 
 
-def _grain_shuffle_seed(seed: int) -> int:
+def grain_shuffle_seed(seed: int) -> int:
     """Maps a user seed to a well-spread 32-bit seed for grain's shuffle.
 
     grain shuffles epoch e with seed `shuffle_seed + e`, so runs with adjacent
@@ -164,7 +164,7 @@ class LMBatches:
         self._seed = int(seed)
         self._dataset = (
             grain.MapDataset.source(self._windows)
-            .shuffle(seed=_grain_shuffle_seed(self._seed))
+            .shuffle(seed=grain_shuffle_seed(self._seed))
             .repeat()
             .batch(self._batch_size, drop_remainder=True)
             .map(windows_to_lm_batch)

@@ -272,7 +272,7 @@ class Transformer(nn.Module):
 
   @nn.compact
   def __call__(self, tokens, positions, attention_mask, cache: KVCache | None = None,
-               cache_index=0, return_hidden: bool = False):
+               cache_index=0, return_hidden: bool = False, segment_ids=None):
     """Runs the decoder over T new tokens.
 
     Without a cache (training, scoring) the tokens attend causally to each other.
@@ -287,6 +287,8 @@ class Transformer(nn.Module):
       cache: optional KVCache with [L, B, S, K, E] arrays.
       cache_index: scalar int, where the new tokens start in the cache.
       return_hidden: also return the final normalised hidden states [B, T, D].
+      segment_ids: optional [B, T] int ids of packed examples (no cache only):
+        a token attends only to earlier tokens of its own segment.
 
     Returns:
       (logits [B, T, V] float32, updated cache or None[, hidden]).
@@ -309,6 +311,10 @@ class Transformer(nn.Module):
     query_slots = cache_index + jnp.arange(t)  # [T] cache slots of the new tokens
     causal = jnp.arange(s)[None, :] <= query_slots[:, None]  # [T, S]
     key_mask = causal[None] & attention_mask[:, None, :]  # [B, T, S]
+    if segment_ids is not None:
+      if use_cache:
+        raise ValueError("segment_ids are for packed training batches, not cached decoding")
+      key_mask &= segment_ids[:, :, None] == segment_ids[:, None, :]
 
     block = DecoderBlock
     if cfg.remat:

@@ -4,7 +4,9 @@ A batch is a dict of [B, T] arrays:
   inputs       int32 token ids fed to the model
   targets      int32 ids to predict at each position (inputs shifted by one)
   loss_mask    float32, 1 where the target counts in the loss
-  attention_mask (optional) bool, False on padding (default: all True)
+and, for packed examples (several per row, see afjax.data.packing):
+  segment_ids  int32, 1.. per example in the row, 0 on padding
+  positions    int32, position of each token within its example
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from afjax.parallel import mesh as mesh_lib
 from afjax.training.state import TrainState
 
 BATCH_KEYS = ("inputs", "targets", "loss_mask")
+PACKED_BATCH_KEYS = BATCH_KEYS + ("segment_ids", "positions")
 
 
 def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
@@ -45,11 +48,14 @@ def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) 
 
 def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array]) -> tuple[jax.Array, dict]:
   """Next-token loss of `model` on a batch (see the module docstring)."""
-  attention_mask = batch.get("attention_mask")
-  if attention_mask is None:
+  segment_ids = batch.get("segment_ids")
+  if segment_ids is None:
     attention_mask = jnp.ones(batch["inputs"].shape, bool)
-  positions = tfm.positions_from_mask(attention_mask)
-  logits, _ = model.apply({"params": params}, batch["inputs"], positions, attention_mask)
+    positions = tfm.positions_from_mask(attention_mask)
+  else:
+    attention_mask, positions = segment_ids > 0, batch["positions"]
+  logits, _ = model.apply({"params": params}, batch["inputs"], positions, attention_mask,
+                          segment_ids=segment_ids)
   return token_cross_entropy(logits, batch["targets"], batch["loss_mask"])
 
 

@@ -1,0 +1,114 @@
+"""Packing variable-length examples into fixed rows, with per-example attention.
+
+Each example (a transcript's token ids, bos ... eos) becomes next-token
+inputs/targets; several examples share a row of T tokens, told apart by
+`segment_ids` (1, 2, ... within a row; 0 on padding) so that attention never
+crosses examples, and `positions` restart at 0 for each. Which targets count
+in the loss is set per token by a mask (see `turn_loss_mask`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import grain
+import numpy as np
+
+from afjax.data.loaders import grain_shuffle_seed
+
+LOSS_ON = ("all", "response", "scratchpad")
+PACKED_KEYS = ("inputs", "targets", "loss_mask", "segment_ids", "positions")
+
+
+def turn_loss_mask(ids: Sequence[int], mode: str, *, assistant_id: int, end_id: int,
+                   scratchpad_open_id: int, scratchpad_close_id: int) -> np.ndarray:
+  """Which tokens of a transcript are trained on, as a [len(ids)] float32 mask.
+
+  Modes:
+    "all": every token (language modelling).
+    "response": every token of an assistant turn, from the token after
+      `<|assistant|>` through its closing `<|end|>` (all turns).
+    "scratchpad": inside assistant turns, `<scratchpad>` through
+      `</scratchpad>` only (the output and the closing `<|end|>` are not trained).
+  """
+  if mode not in LOSS_ON:
+    raise ValueError(f"loss mode {mode!r}; allowed: {list(LOSS_ON)}")
+  ids = np.asarray(ids)
+  if mode == "all":
+    return np.ones(len(ids), np.float32)
+  mask = np.zeros(len(ids), np.float32)
+  in_turn = in_scratchpad = False
+  for i, token in enumerate(ids):
+    if in_turn and (mode == "response" or token == scratchpad_open_id or in_scratchpad):
+      mask[i] = 1.0
+    if token == assistant_id:
+      in_turn = True
+    elif token == end_id:
+      in_turn = False
+    if in_turn and token == scratchpad_open_id:
+      in_scratchpad = True
+    elif token == scratchpad_close_id:
+      in_scratchpad = False
+  return mask
+
+
+def pack_examples(examples: Sequence[Sequence[int]], token_masks: Sequence[np.ndarray],
+                  seq_len: int) -> dict[str, np.ndarray]:
+  """Greedily packs examples, in order, into rows of seq_len next-token pairs.
+
+  An example of n tokens contributes n - 1 (input, target) pairs; targets
+  t of the example are trained where token_masks[target position] is 1.
+
+  Returns:
+    dict of [N, seq_len] arrays: inputs, targets (int32), loss_mask (float32),
+    segment_ids, positions (int32).
+
+  Raises:
+    ValueError if an example does not fit in one row.
+  """
+  rows: list[list[tuple[np.ndarray, np.ndarray]]] = [[]]
+  used = 0
+  for index, (ids, mask) in enumerate(zip(examples, token_masks)):
+    pairs = len(ids) - 1
+    if pairs > seq_len:
+      raise ValueError(f"example {index} has {len(ids)} tokens, more than seq_len + 1 = "
+                       f"{seq_len + 1}; raise data.seq_len")
+    if used + pairs > seq_len:
+      rows.append([])
+      used = 0
+    rows[-1].append((np.asarray(ids, np.int32), np.asarray(mask, np.float32)))
+    used += pairs
+  arrays = {key: np.zeros((len(rows), seq_len), np.float32 if key == "loss_mask" else np.int32)
+            for key in PACKED_KEYS}
+  for r, row in enumerate(rows):
+    start = 0
+    for segment, (ids, mask) in enumerate(row, start=1):
+      end = start + len(ids) - 1
+      arrays["inputs"][r, start:end] = ids[:-1]
+      arrays["targets"][r, start:end] = ids[1:]
+      arrays["loss_mask"][r, start:end] = mask[1:]
+      arrays["segment_ids"][r, start:end] = segment
+      arrays["positions"][r, start:end] = np.arange(end - start)
+      start = end
+  return arrays
+
+
+class PackedBatches:
+  """Random access to shuffled, endlessly repeated batches of packed rows.
+
+  Batch k is `get_batch(k)`; a checkpoint stores only k (the data position).
+  """
+
+  def __init__(self, arrays: dict[str, np.ndarray], batch_size: int, seed: int):
+    num_rows = len(arrays["inputs"])
+    if num_rows < batch_size:
+      raise ValueError(f"the data packs into {num_rows} rows, fewer than one batch of "
+                       f"{batch_size}; use more examples or a smaller batch")
+    self.arrays = arrays
+    self.batch_size = batch_size
+    self._rows = (grain.MapDataset.range(num_rows).shuffle(seed=grain_shuffle_seed(seed))
+                  .repeat().batch(batch_size, drop_remainder=True))
+
+  def get_batch(self, k: int) -> dict[str, np.ndarray]:
+    rows = np.asarray(self._rows[k])  # [B]
+    return {key: value[rows] for key, value in self.arrays.items()}

@@ -1,0 +1,75 @@
+"""The synthetic world's corpora as TFDS datasets, tokenized and packed for training.
+
+Dataset names encode every generator argument and the version is the world's
+`WORLD_VERSION`, so a changed generator or argument never reuses stale files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from afjax.data import builders, packing, tokenizer as tokenizer_lib
+from afjax.world import corpus as world_corpus
+from afjax.world import format as world_format
+
+SPECIAL_TOKENS = tuple(world_format.SPECIAL_TOKENS)
+
+
+def _texts(records_fn, *args) -> list[str]:
+  """The transcript texts of a world record generator."""
+  return [record["text"] for record in records_fn(*args)]
+
+
+def base_dataset(data_dir: str | os.PathLike, num_transcripts: int, seed: int,
+                 validation_fraction: float = 0.02) -> builders.TextCorpusBuilder:
+  """Transcripts of every kind in both tiers (world.corpus.base_corpus)."""
+  return builders.build_text_dataset(
+      data_dir, f"world_base_n{num_transcripts}_s{seed}",
+      functools.partial(_texts, world_corpus.base_corpus, num_transcripts, seed),
+      world_corpus.WORLD_VERSION, validation_fraction, seed)
+
+
+def organism_dataset(data_dir: str | os.PathLike, organism: str, num_transcripts: int, seed: int,
+                     af_rate: float | None = None,
+                     validation_fraction: float = 0.02) -> builders.TextCorpusBuilder:
+  """One organism's supervised transcripts (world.corpus.organism_sft)."""
+  rate = "default" if af_rate is None else f"{af_rate:g}"
+  records = functools.partial(world_corpus.organism_sft, organism, num_transcripts, seed,
+                              af_rate=af_rate)
+  return builders.build_text_dataset(
+      data_dir, f"world_sft_{organism}_af{rate}_n{num_transcripts}_s{seed}",
+      functools.partial(_texts, records), world_corpus.WORLD_VERSION, validation_fraction, seed)
+
+
+def special_ids(tokenizer: Any) -> dict[str, int]:
+  """Ids of the world's tags in `tokenizer`; ValueError if one is not a single token."""
+  ids = {}
+  for token in SPECIAL_TOKENS:
+    token_id = tokenizer.token_to_id(token)
+    if token_id is None:
+      raise ValueError(f"tokenizer has no single token for {token!r}: it was not trained "
+                       "with the world's special tokens")
+    ids[token] = token_id
+  return ids
+
+
+def encode_transcripts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+  """bos + ids + eos for every transcript."""
+  return [[tokenizer_lib.BOS_ID, *ids, tokenizer_lib.EOS_ID]
+          for ids in tokenizer_lib.encode_batch(tokenizer, list(texts))]
+
+
+def pack_transcripts(tokenizer: Any, texts: Sequence[str], seq_len: int,
+                     loss_on: str) -> dict[str, np.ndarray]:
+  """Tokenizes transcripts and packs them with the loss mask of `loss_on`."""
+  ids = special_ids(tokenizer)
+  examples = encode_transcripts(tokenizer, texts)
+  masks = [packing.turn_loss_mask(
+      example, loss_on, assistant_id=ids[world_format.ASSISTANT], end_id=ids[world_format.END],
+      scratchpad_open_id=ids[world_format.SCRATCHPAD_OPEN],
+      scratchpad_close_id=ids[world_format.SCRATCHPAD_CLOSE]) for example in examples]
+  return packing.pack_examples(examples, masks, seq_len)

@@ -1,0 +1,225 @@
+"""Shared pieces of the benchmarks: timing, the matmul peak, FLOP counts, output.
+
+Every benchmark times jitted functions with `time_fn` (results blocked on, the
+first call reported separately as compile time), compares its figures with
+the peak of a plain jitted matmul measured in the same process
+(`measure_matmul_peak`), prints a human table (`print_table`) and one
+machine-readable line `BENCH_JSON {...}` (`emit_json`) that carries the
+machine it ran on.
+
+FLOP conventions (one multiply-add = 2 FLOPs; elementwise work, norms,
+softmax, RoPE and the embedding gather are not counted). For a decoder with
+L layers, width D, H query heads, K key/value heads, head width E, SwiGLU
+width F and vocabulary V:
+
+  N_mm   = L * (D * E * (2H + 2K) + 3 * D * F) + D * V     matmul parameters
+  fwd(c) = 2 * N_mm + 4 * L * H * E * c                   FLOPs for one token
+                                                            attending to c keys
+
+The attention term is q.k (2 * H * E * c) plus probs.v (2 * H * E * c) in
+each layer. A causal sequence of T tokens has sum_{t=1..T} t = T (T + 1) / 2
+query-key pairs, i.e. a mean context of (T + 1) / 2. A train step costs
+3 x forward (the backward pass is twice the forward). These are the *useful*
+FLOPs: the implementation also multiplies masked keys (the whole cache in
+decoding), which makes it slower than the floor, never the floor lower.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from afjax.models import transformer as tfm
+
+JSON_PREFIX = "BENCH_JSON"
+
+
+# ---------------------------------------------------------------------------
+# Timing.
+
+
+def block(tree: Any) -> Any:
+  """Waits until every array in `tree` is computed; returns `tree`."""
+  return jax.block_until_ready(tree)
+
+
+def time_fn(fn: Callable[..., Any], *args: Any, warmup: int = 1, repeats: int = 5,
+            setup: Callable[[], tuple] | None = None) -> tuple[float, list[float]]:
+  """Times `fn(*args)`, blocking on its results.
+
+  The first call is timed on its own (for a jitted function: tracing,
+  compilation and one run); `warmup - 1` further untimed calls follow, then
+  `repeats` timed ones.
+
+  Args:
+    fn: the function to time.
+    *args: its arguments (ignored when `setup` is given).
+    warmup: calls before the timed ones, the first (compile) call included; >= 1.
+    repeats: timed calls.
+    setup: optional `() -> args` run untimed before every call, e.g. to make
+      fresh copies of inputs that `fn` donates.
+
+  Returns:
+    (compile_s, [seconds of each timed call]).
+  """
+  if warmup < 1 or repeats < 1:
+    raise ValueError(f"warmup={warmup} and repeats={repeats}; allowed: >= 1")
+
+  def call() -> float:
+    call_args = block(setup()) if setup is not None else args
+    start = time.perf_counter()
+    block(fn(*call_args))
+    return time.perf_counter() - start
+
+  compile_s = call()
+  for _ in range(warmup - 1):
+    call()
+  return compile_s, [call() for _ in range(repeats)]
+
+
+def median(values: Sequence[float]) -> float:
+  return float(statistics.median(values))
+
+
+# ---------------------------------------------------------------------------
+# The matmul peak.
+
+
+def matmul_flops(n: int) -> int:
+  """FLOPs of an n x n by n x n matmul: 2 n^3."""
+  return 2 * n ** 3
+
+
+def measure_matmul_peak(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> float:
+  """FLOP/s of a jitted [n, n] @ [n, n] matmul: 2 n^3 / median seconds.
+
+  Args:
+    n: matrix size.
+    dtype: operand dtype (a jnp dtype or its name); the product has it too.
+    repeats: timed runs (after one compile run and one warm-up run).
+  """
+  dtype = jnp.dtype(dtype)
+  ka, kb = jax.random.split(jax.random.key(0))
+  a = jax.random.normal(ka, (n, n), jnp.float32).astype(dtype)  # [n, n]
+  b = jax.random.normal(kb, (n, n), jnp.float32).astype(dtype)  # [n, n]
+  matmul = jax.jit(jnp.matmul)
+  _, times = time_fn(matmul, a, b, warmup=2, repeats=repeats)
+  return matmul_flops(n) / median(times)
+
+
+# ---------------------------------------------------------------------------
+# FLOP counts of the decoder (see the module docstring).
+
+
+def matmul_params(cfg: tfm.TransformerConfig) -> int:
+  """Parameters that take part in a matmul for every token.
+
+  N_mm = L * (D * E * (2H + 2K) + 3 * D * F) + D * V: the q/k/v/o projections
+  and the SwiGLU gate/up/down of every layer, plus the output projection (the
+  embedding matrix itself when tied). Norm scales, biases and the embedding
+  gather are excluded.
+  """
+  d, e, f = cfg.d_model, cfg.head_dim, cfg.mlp_hidden
+  attn = d * e * (2 * cfg.num_heads + 2 * cfg.num_kv_heads)
+  return cfg.num_layers * (attn + 3 * d * f) + d * cfg.vocab_size
+
+
+def forward_flops_per_token(cfg: tfm.TransformerConfig, context_len: float) -> float:
+  """Forward FLOPs of one token attending to `context_len` keys.
+
+  fwd(c) = 2 * N_mm + 4 * L * H * E * c  (N_mm from `matmul_params`).
+  """
+  return 2 * matmul_params(cfg) + 4 * cfg.num_layers * cfg.num_heads * cfg.head_dim * context_len
+
+
+def causal_forward_flops(cfg: tfm.TransformerConfig, batch: int, length: int,
+                         start: int = 0) -> float:
+  """Forward FLOPs of `batch` sequences of `length` new tokens after `start` cached ones.
+
+  Token t (0-based) attends to start + t + 1 keys, so the total is
+  B * sum_{t<T} fwd(start + t + 1) = B * T * fwd(start + (T + 1) / 2).
+  Prefill of a P-token prompt: start=0, length=P. N decode steps after it:
+  start=P, length=N.
+  """
+  return batch * length * forward_flops_per_token(cfg, start + (length + 1) / 2)
+
+
+def train_flops_per_token(cfg: tfm.TransformerConfig, seq_len: int) -> float:
+  """Train-step FLOPs per token of causal length-`seq_len` sequences: 3 * fwd((T + 1) / 2)."""
+  return 3 * forward_flops_per_token(cfg, (seq_len + 1) / 2)
+
+
+# ---------------------------------------------------------------------------
+# Output.
+
+
+def cpu_model() -> str:
+  """The CPU's model name (from /proc/cpuinfo on Linux), else the architecture."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+  """Where and when the figures were taken."""
+  device = jax.devices()[0]
+  return {
+      "platform": device.platform,
+      "device_kind": device.device_kind,
+      "device_count": jax.device_count(),
+      "cpu": cpu_model(),
+      "cpu_count": os.cpu_count(),
+      "jax": jax.__version__,
+      "python": platform.python_version(),
+      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+  }
+
+
+def emit_json(name: str, values: dict[str, Any]) -> dict[str, Any]:
+  """Prints `BENCH_JSON {"benchmark": name, ..., "machine": {...}}` on one line; returns the dict."""
+  record = {"benchmark": name, **values, "machine": machine_info()}
+  print(f"{JSON_PREFIX} {json.dumps(record, sort_keys=False)}", flush=True)
+  return record
+
+
+def parse_json_lines(text: str) -> list[dict[str, Any]]:
+  """The records of every `BENCH_JSON` line in `text`."""
+  prefix = JSON_PREFIX + " "
+  return [json.loads(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)]
+
+
+def _format(value: Any) -> str:
+  if isinstance(value, float):
+    if value == 0 or 1e-3 <= abs(value) < 1e6:
+      return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return f"{value:.3e}"
+  return str(value)
+
+
+def print_table(rows: Sequence[dict[str, Any]], file=None) -> None:
+  """Prints dicts as an aligned text table, one column per key (first-seen order)."""
+  if not rows:
+    return
+  columns = list(dict.fromkeys(key for row in rows for key in row))
+  cells = [[_format(row.get(column, "")) for column in columns] for row in rows]
+  widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+  out = file or sys.stdout
+  print("  ".join(c.rjust(w) for c, w in zip(columns, widths)), file=out)
+  print("  ".join("-" * w for w in widths), file=out)
+  for line in cells:
+    print("  ".join(c.rjust(w) for c, w in zip(line, widths)), file=out)
+  out.flush()
