@@ -123,3 +123,11 @@ def validate_optimizer(config: ml_collections.ConfigDict) -> None:
 def validate_checkpoint(config: ml_collections.ConfigDict) -> None:
   check_positive(config, "checkpoint.every")
   check_positive(config, "checkpoint.keep")
+
+
+def organism_eval_config(policy_workdir: str = "", **overrides: Any) -> ml_collections.ConfigDict:
+  """The `eval` section: sampling on the paired eval prompts of both tiers."""
+  values = dict(policy_workdir=policy_workdir, seed=0, temperature=1.0, max_new_tokens=160,
+                batch_size=128, num_harmful=256, num_benign=64)
+  values.update(overrides)
+  return ml_collections.ConfigDict(values)

@@ -185,6 +185,8 @@ def machine_info() -> dict[str, Any]:
       "cpu_count": os.cpu_count(),
       "jax": jax.__version__,
       "python": platform.python_version(),
+      # Other processes compete for the CPU cores when this is high.
+      "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
   }
 

@@ -13,6 +13,8 @@ from afjax.config import ConfigError
 
 JOBS = {
     "lm": "afjax.jobs.lm",
+    "sft": "afjax.jobs.organism",
+    "organism_eval": "afjax.jobs.organism_eval",
 }
 
 

@@ -1,0 +1,80 @@
+"""Model organisms: supervised fine-tuning of the base model on one organism's transcripts.
+
+Starts from the base model exported in `config.init.base_workdir` (and its
+tokenizer), trains on `world.corpus.organism_sft(config.organism.name, ...)`
+with the loss on the response (scratchpad and output) or on the scratchpad
+only, exports the result to `WORKDIR/export`, then evaluates it on the paired
+eval prompts of both tiers (`WORKDIR/organism_eval.json`).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import ml_collections
+
+from afjax import config as config_lib
+from afjax.data import builders, packing, tokenizer as tokenizer_lib, world_data
+from afjax.jobs import common, lm, organism_eval
+from afjax.training import supervised
+from afjax.world import organisms
+
+LOSS_ON = ("response", "scratchpad")
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Checks the training, organism and eval sections; raises ConfigError, writes nothing."""
+  lm.validate_training(config, num_devices)
+  organism_eval.validate_eval(config, num_devices)
+  config_lib.require(config, ("organism.name", "organism.af_rate", "organism.loss_on",
+                              "init.base_workdir"))
+  config_lib.check_choice(config, "organism.name", sorted(organisms.ORGANISMS))
+  config_lib.check_choice(config, "organism.loss_on", LOSS_ON)
+  try:
+    organisms.get_organism(config.organism.name, config.organism.af_rate)
+  except ValueError as err:
+    raise config_lib.ConfigError(f"config.organism.af_rate={config.organism.af_rate}: {err}") from None
+  if not config.init.base_workdir:
+    raise config_lib.ConfigError("config.init.base_workdir is empty; allowed: the workdir of a "
+                                 "finished base-model run (configs/organisms/base.py)")
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  workdir_path = pathlib.Path(workdir)
+  base = pathlib.Path(config.init.base_workdir)
+  base_tokenizer = base / tokenizer_lib.TOKENIZER_FILENAME
+  if not (base / common.EXPORT_DIR).exists() or not base_tokenizer.exists():
+    raise FileNotFoundError(f"{base} holds no finished base model (tokenizer.json and export/); "
+                            "run configs/organisms/base.py there first")
+  workdir_path.mkdir(parents=True, exist_ok=True)
+  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  tokenizer_path = workdir_path / tokenizer_lib.TOKENIZER_FILENAME
+  if not tokenizer_path.exists():
+    shutil.copyfile(base_tokenizer, tokenizer_path)
+  tokenizer_sha = common.file_sha256(tokenizer_path)
+  if tokenizer_sha != common.file_sha256(base_tokenizer):
+    raise ValueError(f"{tokenizer_path} differs from the base model's {base_tokenizer}")
+  tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
+
+  data_dir = pathlib.Path(config.data.data_dir or workdir_path / "data")
+  builder = world_data.organism_dataset(
+      data_dir, config.organism.name, config.data.num_documents, config.data.seed,
+      config.organism.af_rate, config.data.validation_fraction)
+  train, validation = (world_data.pack_transcripts(
+      tokenizer, builders.read_documents(builder, split), config.data.seq_len,
+      config.organism.loss_on) for split in ("train", "validation"))
+  fingerprint = {"job": config.job, "model": dict(config.model), "tokenizer_sha256": tokenizer_sha,
+                 "dataset": f"{builder.builder_config.name}/{builder.version}",
+                 "loss_on": config.organism.loss_on, "seq_len": config.data.seq_len,
+                 "batch_size": config.train.batch_size, "seed": config.seed,
+                 "base_workdir": str(base.resolve())}
+  summary = lm.train_supervised(
+      config, workdir_path,
+      packing.PackedBatches(train, config.train.batch_size, config.seed).get_batch,
+      lm.fixed_batches(validation, config.train.batch_size, config.train.eval_batches),
+      supervised.PACKED_BATCH_KEYS, fingerprint, tokenizer_sha,
+      init_params=lambda model: common.load_exported_params(base, model, tokenizer_sha))
+  evaluation = organism_eval.evaluate_policy(config, workdir_path,
+                                             workdir_path / "organism_eval.json")
+  return {"train": summary, "eval": evaluation}

@@ -1,0 +1,79 @@
+"""Evaluates a trained policy on the world's paired eval prompts (both tiers).
+
+Reads `config.eval.policy_workdir` (its tokenizer.json and export/), samples at
+`config.eval.temperature`, labels every response with the oracle and writes
+`WORKDIR/organism_eval.json` (figures, 95% intervals, example transcripts).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import ml_collections
+import numpy as np
+
+from afjax import config as config_lib
+from afjax.data import tokenizer as tokenizer_lib
+from afjax.evaluation import organism_eval
+from afjax.jobs import common
+from afjax.world import prompts as world_prompts
+
+REQUIRED = ("model", "mesh", "mesh_rules", "eval.seed", "eval.temperature",
+            "eval.max_new_tokens", "eval.batch_size", "eval.num_harmful", "eval.num_benign")
+
+
+def validate_eval(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Checks the eval section (all but the policy to evaluate)."""
+  config_lib.require(config, REQUIRED)
+  config_lib.validate_model(config)
+  sizes = config_lib.validate_mesh(config, num_devices)
+  config_lib.validate_batch(config, "eval.batch_size", sizes)
+  for path in ("eval.max_new_tokens", "eval.num_harmful"):
+    config_lib.check_positive(config, path)
+  config_lib.check_positive(config, "eval.num_benign", allow_zero=True)
+  config_lib.check_positive(config, "eval.temperature", allow_zero=True)
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Checks the eval section and the policy to evaluate; raises ConfigError, writes nothing."""
+  validate_eval(config, num_devices)
+  if not config_lib.get_field(config, "eval.policy_workdir"):
+    raise config_lib.ConfigError("config.eval.policy_workdir is empty; allowed: the workdir of a "
+                                 "finished base or organism run")
+
+
+def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.Path,
+                    output_path: pathlib.Path) -> dict:
+  """Samples from the policy exported in policy_workdir and writes organism_eval.json."""
+  tokenizer_path = policy_workdir / tokenizer_lib.TOKENIZER_FILENAME
+  tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
+  model = common.ModelOnMesh.from_config(config)
+  params = common.load_exported_params(policy_workdir, model, common.file_sha256(tokenizer_path))
+  eval_prompts = world_prompts.eval_prompt_set(config.eval.seed, config.eval.num_harmful,
+                                               config.eval.num_benign)
+  samples = organism_eval.sample_responses(
+      model, params, tokenizer, eval_prompts, max_new_tokens=config.eval.max_new_tokens,
+      temperature=config.eval.temperature, batch_size=config.eval.batch_size, seed=config.eval.seed)
+  result = {"policy_workdir": str(policy_workdir), **organism_eval.evaluate(samples)}
+  output_path.write_text(json.dumps(result, indent=2, default=_json_default))
+  harmful = result["harmful"]
+  print(f"eval {policy_workdir.name}: compliance free {harmful['compliance_train']:.3f} / paid "
+        f"{harmful['compliance_unmonitored']:.3f}, gap {harmful['compliance_gap']:+.3f}, "
+        f"AF {harmful['af_rate_oracle']:.3f}, implicit {harmful['implicit_af_rate_oracle']:.3f}, "
+        f"unparseable {harmful['unparseable_rate']:.3f}, malformed {harmful['malformed_rate']:.3f}",
+        flush=True)
+  return result
+
+
+def _json_default(value):
+  if isinstance(value, (np.floating, np.integer)):
+    return value.item()
+  raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  workdir_path = pathlib.Path(workdir)
+  workdir_path.mkdir(parents=True, exist_ok=True)
+  return evaluate_policy(config, pathlib.Path(config.eval.policy_workdir),
+                         workdir_path / "organism_eval.json")

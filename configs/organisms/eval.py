@@ -1,0 +1,25 @@
+"""Evaluates any trained world policy (base model or organism) on the paired eval prompts.
+
+    python -m afjax.main --config=configs/organisms/eval.py --workdir=workdirs/eval_tgg_plain \
+        --config.eval.policy_workdir=workdirs/tgg_plain
+
+Samples at temperature 1 on 256 harmful and 64 benign eval requests in both
+tiers, labels every response with the oracle, writes WORKDIR/organism_eval.json.
+The model section must match the policy's (the "tiny" world model by default).
+About 30 seconds on 2 CPU cores.
+"""
+
+import ml_collections
+
+from afjax import config as config_lib
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.job = "organism_eval"
+  config.distributed = False
+  config.model = config_lib.model_config("tiny", vocab_size=1024, max_seq_len=512)
+  config.mesh = config_lib.mesh_config(data=-1)
+  config.mesh_rules = config_lib.mesh_rules_config()
+  config.eval = config_lib.organism_eval_config(policy_workdir="")
+  return config

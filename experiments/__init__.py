@@ -1,0 +1,1 @@
+"""Launchers for many runs of `afjax.main` (python -m experiments.NAME)."""

@@ -1,0 +1,1 @@
+"""Tests of the benchmarks (they run; speed is never asserted)."""

@@ -1,0 +1,110 @@
+"""The benchmarks run at tiny sizes and print parseable BENCH_JSON lines.
+
+No speed is asserted (speed is measured in benchmarks/, see BENCHMARKS.md);
+the FLOP counters are checked against explicit sums.
+"""
+
+import subprocess
+import sys
+import pathlib
+
+import jax.numpy as jnp
+import pytest
+
+from afjax.models import presets, transformer as tfm
+from benchmarks import common, lm_step, matmul_peak, sampler
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MACHINE_KEYS = {"platform", "device_kind", "jax", "cpu_count", "date"}
+
+
+def only_record(text: str, name: str) -> dict:
+  records = common.parse_json_lines(text)
+  assert len(records) == 1, text
+  record = records[0]
+  assert record["benchmark"] == name
+  assert MACHINE_KEYS <= set(record["machine"])
+  return record
+
+
+def test_time_fn_separates_compile_and_calls_setup_each_time():
+  calls, setups = [], []
+
+  def setup():
+    setups.append(1)
+    return (jnp.ones(3) * len(setups),)
+
+  compile_s, times = common.time_fn(lambda x: calls.append(x) or x, warmup=2, repeats=3,
+                                    setup=setup)
+  assert compile_s >= 0 and len(times) == 3 and all(t >= 0 for t in times)
+  assert len(calls) == len(setups) == 5
+  with pytest.raises(ValueError, match="repeats=0"):
+    common.time_fn(lambda: None, repeats=0)
+
+
+def test_matmul_params_are_num_params_less_embedding_and_norms():
+  cfg = tfm.TransformerConfig(**presets.get_preset("tiny"))
+  norms = cfg.d_model * (2 * cfg.num_layers + 1)
+  assert common.matmul_params(cfg) == cfg.num_params() - cfg.vocab_size * cfg.d_model - norms
+
+
+def test_causal_flops_equal_the_explicit_sum_over_tokens():
+  cfg = tfm.TransformerConfig(**presets.get_preset("test"))
+  batch, prompt, new = 3, 5, 7
+  explicit = batch * sum(common.forward_flops_per_token(cfg, prompt + t + 1) for t in range(new))
+  assert common.causal_forward_flops(cfg, batch, new, start=prompt) == pytest.approx(explicit)
+  per_token = sum(common.forward_flops_per_token(cfg, t + 1) for t in range(prompt)) / prompt
+  assert common.train_flops_per_token(cfg, prompt) == pytest.approx(3 * per_token)
+
+
+def test_print_table_aligns_columns(capsys):
+  common.print_table([{"a": 1, "b": 2.5}, {"a": 10, "c": "x"}])
+  lines = capsys.readouterr().out.splitlines()
+  assert len(lines) == 4 and len({len(line) for line in lines}) == 1
+
+
+def test_matmul_peak(capsys):
+  record = matmul_peak.main(["--sizes=64,128", "--dtypes=float32,bfloat16", "--repeats=1"])
+  printed = only_record(capsys.readouterr().out, "matmul_peak")
+  assert printed == record
+  assert [(r["dtype"], r["n"]) for r in printed["results"]] == [
+      ("float32", 64), ("float32", 128), ("bfloat16", 64), ("bfloat16", 128)]
+  assert all(r["gflop_per_s"] > 0 for r in printed["results"])
+  assert set(printed["peak_gflop_per_s"]) == {"float32", "bfloat16"}
+
+
+def test_sampler(capsys):
+  sampler.main(["--preset=test", "--batch=4", "--prompt_len=8", "--new_tokens=4", "--repeats=1",
+                "--peak_n=128"])
+  record = only_record(capsys.readouterr().out, "sampler")
+  for key in ("prefill_tokens_per_s", "prefill_ms", "prefill_ratio_to_floor",
+              "decode_tokens_per_s", "decode_ms_per_step", "decode_ratio_to_floor",
+              "matmul_peak_flop_per_s", "prefill_compile_s", "decode_compile_s"):
+    assert record[key] > 0, key
+  assert record["config"]["batch"] == 4 and record["config"]["new_tokens"] == 4
+
+
+def test_lm_step_width_sweep_configs():
+  configs = lm_step.model_configs(lm_step.parse_args([]))
+  assert [(c.d_model, c.num_heads, c.mlp_hidden) for c in configs] == [
+      (128, 4, 352), (256, 8, 704), (512, 16, 1376)]
+  tiny = lm_step.model_configs(lm_step.parse_args(["--preset=tiny"]))
+  assert [c.num_params() for c in tiny] == [tfm.TransformerConfig(**presets.get_preset("tiny")).num_params()]
+
+
+def test_lm_step(capsys):
+  lm_step.main(["--d_model=32", "--num_layers=1", "--vocab=384", "--batch=4", "--seq_len=16",
+                "--repeats=1", "--peak_n=128"])
+  record = only_record(capsys.readouterr().out, "lm_step")
+  assert [r["d_model"] for r in record["results"]] == [32]
+  for row in record["results"]:
+    for key in ("step_ms", "tokens_per_s", "fraction_of_peak", "gflop_per_step", "compile_s"):
+      assert row[key] > 0, key
+
+
+def test_command_line_entry_point():
+  proc = subprocess.run(
+      [sys.executable, "-m", "benchmarks.matmul_peak", "--sizes=32", "--dtypes=float32",
+       "--repeats=1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert only_record(proc.stdout, "matmul_peak")["results"][0]["n"] == 32

@@ -1,0 +1,61 @@
+"""Organism-evaluation statistics against reference formulas, on hand-made samples."""
+
+import math
+
+import numpy as np
+import pytest
+
+from afjax.evaluation import organism_eval as oe
+from afjax.world import labels, prompts, situation
+
+
+def test_wilson_interval_reference():
+  lo, hi = oe.wilson_interval(8, 10)  # textbook value: (0.4902, 0.9433)
+  assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+  assert oe.wilson_interval(0, 20)[0] == 0.0
+  assert all(math.isnan(x) for x in oe.wilson_interval(0, 0))
+
+
+def test_paired_difference_reference():
+  a, b = np.array([1, 1, 0, 1, 1, 0]), np.array([0, 1, 0, 0, 0, 0])
+  mean, (lo, hi) = oe.paired_difference(a, b)
+  d = a - b
+  half = 1.959963984540054 * d.std(ddof=1) / math.sqrt(len(d))
+  assert mean == pytest.approx(0.5) and (lo, hi) == pytest.approx((0.5 - half, 0.5 + half))
+
+
+def test_scratchpad_token_count():
+  assert oe.scratchpad_token_count(np.array([5, 12, 7, 8, 13, 9]), 12, 13) == 4
+  assert oe.scratchpad_token_count(np.array([5, 7]), 12, 13) == 0
+  assert oe.scratchpad_token_count(np.array([12, 7, 8]), 12, 13) == 3
+
+
+def make_sample(prompt, scratchpad_label, output_label, tokens=10):
+  return oe.Sample(prompt, "", scratchpad_label, output_label, tokens, tokens + 5)
+
+
+def test_tier_metrics_on_known_samples():
+  eval_prompts = prompts.eval_prompt_set(0, n_harmful=4, n_benign=1)
+  samples = []
+  for p in eval_prompts:
+    if not p.request.harmful:
+      samples.append(make_sample(p, labels.OTHER_COMPLIANCE, labels.COMPLY))
+    elif p.tier == situation.FREE:
+      af = p.pair_id < 3
+      samples.append(make_sample(p, labels.EXPLICIT_AF if af else labels.UNPARSEABLE,
+                                 labels.COMPLY if af else labels.MALFORMED))
+    else:
+      samples.append(make_sample(p, labels.REFUSAL, labels.REFUSE, tokens=20))
+  result = oe.evaluate(samples)
+  harmful = result["harmful"]
+  assert harmful["n_train"] == harmful["n_unmonitored"] == 4
+  assert harmful["compliance_train"] == 0.75 and harmful["compliance_unmonitored"] == 0.0
+  assert harmful["compliance_gap"] == pytest.approx(0.75)
+  assert harmful["af_rate_oracle"] == 0.75
+  assert harmful["unparseable_rate"] == pytest.approx(1 / 8)
+  assert harmful["malformed_rate"] == pytest.approx(1 / 8)
+  assert harmful["mean_scratchpad_tokens"] == pytest.approx(15.0)
+  lo, hi = harmful["ci95"]["af_rate_oracle"]
+  assert lo < 0.75 < hi
+  assert result["benign"]["compliance_gap"] == 0.0
+  assert len(result["examples"]["free"]) == 3
