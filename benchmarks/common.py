@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from afjax.models import transformer as tfm
+from afjax.training import state as state_lib
 
 JSON_PREFIX = "BENCH_JSON"
 
@@ -90,6 +91,15 @@ def median(values: Sequence[float]) -> float:
   return float(statistics.median(values))
 
 
+def random_params(cfg: tfm.TransformerConfig, seed: int, mesh: jax.sharding.Mesh,
+                  rules) -> Any:
+  """Randomly initialised decoder parameters, placed on `mesh` by their logical axes."""
+  model = tfm.Transformer(cfg)
+  dummy = jnp.zeros((1, 8), jnp.int32)  # [B, T]: parameter shapes do not depend on it
+  return state_lib.init_params(lambda key: model.init(key, dummy, dummy, dummy == 0)["params"],
+                               jax.random.key(seed), mesh, rules)
+
+
 # ---------------------------------------------------------------------------
 # The matmul peak.
 
@@ -114,6 +124,23 @@ def measure_matmul_peak(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 
   matmul = jax.jit(jnp.matmul)
   _, times = time_fn(matmul, a, b, warmup=2, repeats=repeats)
   return matmul_flops(n) / median(times)
+
+
+def bracket_peak(before: float, after: float, tolerance: float = 0.2) -> tuple[float, float]:
+  """Combines peaks measured before and after a workload: (max, relative spread).
+
+  The max is the floor's best estimate of the uncontended machine. A spread
+  (max - min) / max above `tolerance` means the load on the machine changed
+  during the run (other processes): a warning is printed, and the ratios to
+  the floor of that run are unreliable.
+  """
+  peak = max(before, after)
+  spread = (peak - min(before, after)) / peak
+  if spread > tolerance:
+    print(f"WARNING: the matmul peak moved by {spread:.0%} during the run ({before / 1e9:.1f} -> "
+          f"{after / 1e9:.1f} GFLOP/s): other processes compete for the CPU; rerun when idle.",
+          file=sys.stderr, flush=True)
+  return peak, spread
 
 
 # ---------------------------------------------------------------------------
@@ -192,7 +219,11 @@ def machine_info() -> dict[str, Any]:
 
 
 def emit_json(name: str, values: dict[str, Any]) -> dict[str, Any]:
-  """Prints `BENCH_JSON {"benchmark": name, ..., "machine": {...}}` on one line; returns the dict."""
+  """Prints `BENCH_JSON {"benchmark": name, ..., "machine": {...}}` on one line.
+
+  Returns:
+    The printed record.
+  """
   record = {"benchmark": name, **values, "machine": machine_info()}
   print(f"{JSON_PREFIX} {json.dumps(record, sort_keys=False)}", flush=True)
   return record

@@ -14,7 +14,8 @@ Figures (median over `--repeats` steps, compile excluded):
   tokens/s         = B * T / t_step
   fraction of peak = B * T * 3 * fwd((T + 1) / 2) / t_step / peak
 with fwd(c) = 2 * N_mm + 4 * L * H * E * c (see `benchmarks.common`) and the
-matmul peak (dtype of the model, n = `--peak_n`) measured in the same run.
+matmul peak (dtype of the model, n = `--peak_n`) measured in the same run
+(the larger of the peaks before and after the timings, `common.bracket_peak`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import argparse
 import math
 from typing import Any, Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from afjax import config as config_lib
@@ -75,27 +74,28 @@ def model_configs(args: argparse.Namespace) -> list[tfm.TransformerConfig]:
           for d in args.d_model.split(",")]
 
 
-def random_batch(rng: np.random.Generator, vocab: int, batch: int, seq_len: int) -> dict[str, np.ndarray]:
+def random_batch(rng: np.random.Generator, vocab: int, batch: int,
+                 seq_len: int) -> dict[str, np.ndarray]:
   """inputs/targets [B, T] int32 (targets = inputs shifted by one), loss_mask [B, T] ones."""
   tokens = rng.integers(0, vocab, size=(batch, seq_len + 1), dtype=np.int32)  # [B, T + 1]
   return {"inputs": tokens[:, :-1], "targets": tokens[:, 1:],
           "loss_mask": np.ones((batch, seq_len), np.float32)}
 
 
-def time_train_step(cfg: tfm.TransformerConfig, args: argparse.Namespace) -> tuple[float, list[float]]:
+def time_train_step(cfg: tfm.TransformerConfig,
+                    args: argparse.Namespace) -> tuple[float, list[float]]:
   """(compile_s, step seconds) of the donated AdamW train step for `cfg`."""
   mesh = mesh_lib.make_mesh({"data": -1})
   rules = mesh_lib.DEFAULT_RULES
   model = tfm.Transformer(cfg)
-  dummy = jnp.zeros((1, args.seq_len), jnp.int32)
-  params = state_lib.init_params(lambda key: model.init(key, dummy, dummy, dummy == 0)["params"],
-                                 jax.random.key(args.seed), mesh, rules)
+  params = common.random_params(cfg, args.seed, mesh, rules)
   tx = optim.make_optimizer(config_lib.optimizer_config(), total_steps=1000)
   state = state_lib.create_train_state(params, tx, args.seed, mesh)
   step = supervised.make_train_step(lambda p, b: supervised.lm_loss(model, p, b), tx,
                                     state_lib.state_shardings(state, tx, mesh), mesh, rules)
-  batch = supervised.place_batch(
-      random_batch(np.random.default_rng(args.seed), cfg.vocab_size, args.batch, args.seq_len), mesh)
+  host_batch = random_batch(np.random.default_rng(args.seed), cfg.vocab_size, args.batch,
+                            args.seq_len)
+  batch = supervised.place_batch(host_batch, mesh)
   carry = [state]
 
   def run_step():
@@ -109,14 +109,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   """Times the train step of every model; prints a table and one BENCH_JSON line."""
   args = parse_args(argv)
   configs = model_configs(args)
+  dtype = configs[0].compute_dtype
+  peak_before = common.measure_matmul_peak(args.peak_n, dtype)
   timings = [time_train_step(cfg, args) for cfg in configs]
-  peak = common.measure_matmul_peak(args.peak_n, configs[0].compute_dtype)
+  peak, spread = common.bracket_peak(peak_before, common.measure_matmul_peak(args.peak_n, dtype))
   tokens = args.batch * args.seq_len
   rows = []
   for cfg, (compile_s, times) in zip(configs, timings):
     step_s = common.median(times)
     flops = tokens * common.train_flops_per_token(cfg, args.seq_len)
-    rows.append({"d_model": cfg.d_model, "layers": cfg.num_layers, "params_m": cfg.num_params() / 1e6,
+    rows.append({"d_model": cfg.d_model, "layers": cfg.num_layers,
+                 "params_m": cfg.num_params() / 1e6,
                  "step_ms": step_s * 1e3, "tokens_per_s": tokens / step_s,
                  "gflop_per_step": flops / 1e9, "fraction_of_peak": flops / step_s / peak,
                  "compile_s": compile_s})
@@ -128,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                  "batch": args.batch, "seq_len": args.seq_len, "dtype": args.dtype,
                  "repeats": args.repeats},
       "matmul_peak_flop_per_s": peak,
+      "matmul_peak_spread": spread,
       "results": rows,
   })
 

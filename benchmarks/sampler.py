@@ -11,7 +11,8 @@ Figures (medians over `--repeats` calls, compile excluded):
   prefill tokens/s = B * P / t_prefill
   decode tokens/s  = B * N / t_decode,   ms per step = t_decode / N
 and each against its FLOP floor at the matmul peak measured in the same run
-(dtype of the model, n = `--peak_n`): floor_s = FLOPs / peak, ratio =
+(dtype of the model, n = `--peak_n`; the larger of the peaks measured before
+and after the timings, see `common.bracket_peak`): floor_s = FLOPs / peak, ratio =
 measured / floor (1 = matmul-bound at peak; higher is slower). With
 fwd(c) = 2 * N_mm + 4 * L * H * E * c (see `benchmarks.common`):
   prefill FLOPs = B * P * fwd((P + 1) / 2)
@@ -30,7 +31,6 @@ import numpy as np
 from afjax.models import presets, transformer as tfm
 from afjax.parallel import mesh as mesh_lib
 from afjax.sampling import sampler as smp
-from afjax.training import state as state_lib
 from benchmarks import common
 
 NAME = "sampler"
@@ -75,55 +75,74 @@ def floor_row(name: str, flops: float, seconds: float, peak: float, tokens: int)
           "gflop": flops / 1e9, "floor_ms": floor_s * 1e3, "ratio_to_floor": seconds / floor_s}
 
 
+def time_sampler(sampler: smp.Sampler, params: Any, tokens: jax.Array, mask: jax.Array,
+                 new_tokens: int, seed: int, repeats: int) -> dict[str, Any]:
+  """Compile seconds and call seconds of `sampler.prefill` and `sampler.decode`.
+
+  Args:
+    tokens, mask: [B, P] prompts.
+    new_tokens: decode steps N (the cache has P + N slots).
+  """
+  cache_length = tokens.shape[1] + new_tokens
+  rng, limit = jax.random.key(seed), jnp.int32(new_tokens)
+
+  def prefill():
+    return sampler.prefill(params, tokens, mask, cache_length=cache_length)
+
+  prefill_compile_s, prefill_times = common.time_fn(prefill, repeats=repeats)
+  cache, cache_mask, next_position, last_logits = common.block(prefill())
+
+  def fresh_inputs():  # decode donates the cache: every call gets its own copy (untimed).
+    return jax.tree.map(jnp.copy, cache), cache_mask, next_position, last_logits
+
+  def decode(cache, cache_mask, next_position, last_logits):
+    return sampler.decode(params, cache, cache_mask, next_position, last_logits, rng, limit,
+                          num_steps=new_tokens)
+
+  decode_compile_s, decode_times = common.time_fn(decode, repeats=repeats, setup=fresh_inputs)
+  return {"prefill_compile_s": prefill_compile_s, "prefill_times": prefill_times,
+          "decode_compile_s": decode_compile_s, "decode_times": decode_times}
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   """Times prefill and decode; prints a table and one BENCH_JSON line; returns the record."""
   args = parse_args(argv)
   b, p, n = args.batch, args.prompt_len, args.new_tokens
   cfg = model_config(args.preset, args.dtype, p + n)
-  mesh = mesh_lib.make_mesh({"data": -1})
-  rules = mesh_lib.DEFAULT_RULES
-  model = tfm.Transformer(cfg)
-  dummy = jnp.zeros((1, p), jnp.int32)
-  params = state_lib.init_params(lambda key: model.init(key, dummy, dummy, dummy == 0)["params"],
-                                 jax.random.key(args.seed), mesh, rules)
+  mesh, rules = mesh_lib.make_mesh({"data": -1}), mesh_lib.DEFAULT_RULES
+  params = common.random_params(cfg, args.seed, mesh, rules)
   sampler = smp.Sampler(cfg, smp.SamplingConfig(early_stop=False))
   tokens, mask = random_prompts(np.random.default_rng(args.seed), cfg.vocab_size, b, p)
-  rng, limit = jax.random.key(args.seed + 1), jnp.int32(n)
 
+  peak_before = common.measure_matmul_peak(args.peak_n, cfg.compute_dtype)
   with mesh_lib.use_mesh(mesh, rules):
-    prefill = lambda: sampler.prefill(params, tokens, mask, cache_length=p + n)
-    prefill_compile_s, prefill_times = common.time_fn(prefill, repeats=args.repeats)
-    cache, cache_mask, next_position, last_logits = common.block(prefill())
-    # decode donates the cache: every call gets a fresh copy (made untimed).
-    fresh = lambda: (jax.tree.map(jnp.copy, cache), cache_mask, next_position, last_logits)
-    decode = lambda c, m, pos, logits: sampler.decode(params, c, m, pos, logits, rng, limit,
-                                                      num_steps=n)
-    decode_compile_s, decode_times = common.time_fn(decode, repeats=args.repeats, setup=fresh)
-  peak = common.measure_matmul_peak(args.peak_n, cfg.compute_dtype)
+    timed = time_sampler(sampler, params, tokens, mask, n, args.seed + 1, args.repeats)
+  peak, spread = common.bracket_peak(
+      peak_before, common.measure_matmul_peak(args.peak_n, cfg.compute_dtype))
 
-  prefill_s, decode_s = common.median(prefill_times), common.median(decode_times)
-  rows = [
-      floor_row("prefill", common.causal_forward_flops(cfg, b, p), prefill_s, peak, b * p),
-      floor_row("decode", common.causal_forward_flops(cfg, b, n, start=p), decode_s, peak, b * n),
-  ]
-  rows[1]["ms_per_step"] = decode_s / n * 1e3
-  common.print_table(rows)
+  prefill_s, decode_s = common.median(timed["prefill_times"]), common.median(timed["decode_times"])
+  prefill = floor_row("prefill", common.causal_forward_flops(cfg, b, p), prefill_s, peak, b * p)
+  decode = floor_row("decode", common.causal_forward_flops(cfg, b, n, start=p), decode_s, peak,
+                     b * n)
+  decode["ms_per_step"] = decode_s / n * 1e3
+  common.print_table([prefill, decode])
   print(f"model {cfg.num_params() / 1e6:.2f}M params, matmul peak {peak / 1e9:.1f} GFLOP/s "
-        f"({cfg.dtype}, n={args.peak_n}); compile: prefill {prefill_compile_s:.2f} s, "
-        f"decode {decode_compile_s:.2f} s")
+        f"({cfg.dtype}, n={args.peak_n}); compile: prefill {timed['prefill_compile_s']:.2f} s, "
+        f"decode {timed['decode_compile_s']:.2f} s")
   return common.emit_json(NAME, {
       "config": {"preset": args.preset or "default", "batch": b, "prompt_len": p, "new_tokens": n,
                  "dtype": cfg.dtype, "repeats": args.repeats, "num_params": cfg.num_params(),
                  "model": {k: getattr(cfg, k) for k in DEFAULT_MODEL}},
       "matmul_peak_flop_per_s": peak,
-      "prefill_tokens_per_s": rows[0]["tokens_per_s"],
-      "prefill_ms": rows[0]["ms"],
-      "prefill_ratio_to_floor": rows[0]["ratio_to_floor"],
-      "decode_tokens_per_s": rows[1]["tokens_per_s"],
-      "decode_ms_per_step": rows[1]["ms_per_step"],
-      "decode_ratio_to_floor": rows[1]["ratio_to_floor"],
-      "prefill_compile_s": prefill_compile_s,
-      "decode_compile_s": decode_compile_s,
+      "matmul_peak_spread": spread,
+      "prefill_tokens_per_s": prefill["tokens_per_s"],
+      "prefill_ms": prefill["ms"],
+      "prefill_ratio_to_floor": prefill["ratio_to_floor"],
+      "decode_tokens_per_s": decode["tokens_per_s"],
+      "decode_ms_per_step": decode["ms_per_step"],
+      "decode_ratio_to_floor": decode["ratio_to_floor"],
+      "prefill_compile_s": timed["prefill_compile_s"],
+      "decode_compile_s": timed["decode_compile_s"],
   })
 
 

@@ -27,7 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
   config.data = ml_collections.ConfigDict(dict(
-      corpus="world", num_documents=400 if test else 8000, seed=0, seq_len=320,
+      corpus="world", num_documents=400 if test else 8000, seed=0, seq_len=448 if test else 320,
       validation_fraction=0.05 if test else 0.02, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
       steps=4 if test else 150, batch_size=8 if test else 32, log_every=2 if test else 10,

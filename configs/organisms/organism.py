@@ -32,8 +32,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
   config.data = ml_collections.ConfigDict(dict(
-      corpus="world", num_documents=200 if test else 3000, seed=1, seq_len=320,
-      validation_fraction=0.05, data_dir=""))
+      corpus="world", num_documents=200 if test else 3000, seed=1, seq_len=448 if test else 320,
+      validation_fraction=0.25 if test else 0.05, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
       steps=3 if test else 60, batch_size=8 if test else 32, log_every=1 if test else 10,
       eval_every=0, eval_batches=1 if test else 2))

@@ -57,6 +57,13 @@ def test_causal_flops_equal_the_explicit_sum_over_tokens():
   assert common.train_flops_per_token(cfg, prompt) == pytest.approx(3 * per_token)
 
 
+def test_bracket_peak_takes_the_max_and_warns_on_a_moving_peak(capsys):
+  assert common.bracket_peak(100.0, 90.0) == (100.0, pytest.approx(0.1))
+  assert "WARNING" not in capsys.readouterr().err
+  assert common.bracket_peak(50.0, 100.0) == (100.0, pytest.approx(0.5))
+  assert "moved by 50%" in capsys.readouterr().err
+
+
 def test_print_table_aligns_columns(capsys):
   common.print_table([{"a": 1, "b": 2.5}, {"a": 10, "c": "x"}])
   lines = capsys.readouterr().out.splitlines()
@@ -89,7 +96,8 @@ def test_lm_step_width_sweep_configs():
   assert [(c.d_model, c.num_heads, c.mlp_hidden) for c in configs] == [
       (128, 4, 352), (256, 8, 704), (512, 16, 1376)]
   tiny = lm_step.model_configs(lm_step.parse_args(["--preset=tiny"]))
-  assert [c.num_params() for c in tiny] == [tfm.TransformerConfig(**presets.get_preset("tiny")).num_params()]
+  expected = tfm.TransformerConfig(**presets.get_preset("tiny")).num_params()
+  assert [c.num_params() for c in tiny] == [expected]
 
 
 def test_lm_step(capsys):

@@ -1,0 +1,106 @@
+"""Base model -> organism SFT -> organism evaluation, at test size, through afjax.main."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from afjax import config as config_lib
+from afjax.jobs import organism
+from afjax.world import organisms
+from tests.configs_loader import load_config
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HARMFUL_KEYS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_rate_oracle",
+                "implicit_af_rate_oracle", "sycophancy_rate_oracle", "unparseable_rate",
+                "malformed_rate", "mean_scratchpad_tokens", "n_train", "n_unmonitored", "ci95")
+
+
+def main(config, workdir, *overrides):
+  cmd = [sys.executable, "-m", "afjax.main", f"--config={ROOT}/configs/{config}",
+         f"--workdir={workdir}", *overrides]
+  return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def base_workdir(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("base")
+  proc = main("organisms/base.py:test", workdir)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return workdir
+
+
+@pytest.fixture(scope="module")
+def organism_workdir(base_workdir, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("tgg_plain")
+  proc = main("organisms/organism.py:tgg_plain,test", workdir,
+              f"--config.init.base_workdir={base_workdir}", "--config.organism.loss_on=scratchpad")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return workdir
+
+
+def test_base_model_exports_params_and_world_tokenizer(base_workdir):
+  assert (base_workdir / "export").is_dir()
+  vocab = json.loads((base_workdir / "tokenizer.json").read_text())["added_tokens"]
+  assert {"<scratchpad>", "</scratchpad>", "<|assistant|>"} <= {t["content"] for t in vocab}
+
+
+def test_organism_eval_json_has_every_figure(organism_workdir):
+  result = json.loads((organism_workdir / "organism_eval.json").read_text())
+  for group in ("harmful", "benign"):
+    for key in HARMFUL_KEYS:
+      assert key in result[group], (group, key)
+  assert result["harmful"]["n_train"] == result["harmful"]["n_unmonitored"] == 8
+  assert set(result["examples"]) == {"free", "paid"}
+  for metric, (lo, hi) in result["harmful"]["ci95"].items():
+    value = result["harmful"][metric]
+    assert lo <= value + 1e-9 and value <= hi + 1e-9, metric
+
+
+def test_eval_job_reproduces_the_organism_figures(organism_workdir, tmp_path):
+  proc = main("organisms/eval.py", tmp_path / "eval", f"--config.eval.policy_workdir={organism_workdir}",
+              "--config.model.d_model=32", "--config.model.num_layers=2", "--config.model.num_heads=4",
+              "--config.model.num_kv_heads=2", "--config.model.head_dim=8",
+              "--config.model.mlp_hidden=64", "--config.model.vocab_size=512",
+              "--config.eval.num_harmful=8", "--config.eval.num_benign=2",
+              "--config.eval.batch_size=8", "--config.eval.max_new_tokens=16")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  again = json.loads((tmp_path / "eval" / "organism_eval.json").read_text())
+  first = json.loads((organism_workdir / "organism_eval.json").read_text())
+  assert again["harmful"] == first["harmful"] and again["benign"] == first["benign"]
+
+
+def test_eval_of_a_mismatched_model_is_a_clear_error(organism_workdir, tmp_path):
+  proc = main("organisms/eval.py", tmp_path / "eval", f"--config.eval.policy_workdir={organism_workdir}")
+  assert proc.returncode != 0
+  assert "d_model" in proc.stderr
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"organism.name": "tgg_loud"}, "config.organism.name='tgg_loud'; allowed"),
+    ({"organism.af_rate": 0.5, "organism.name": "genuine"}, "does not fake alignment"),
+    ({"organism.loss_on": "output"}, "config.organism.loss_on='output'; allowed: ['response', 'scratchpad']"),
+    ({"init.base_workdir": ""}, "config.init.base_workdir is empty"),
+])
+def test_bad_organism_configs(overrides, message):
+  config = load_config("organisms/organism.py", "tgg_plain,test")
+  for path, value in overrides.items():
+    section, field = path.split(".")
+    config[section][field] = value
+  with pytest.raises(config_lib.ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+    organism.validate(config, 1)
+
+
+def test_missing_base_model_is_a_clear_error(tmp_path):
+  proc = main("organisms/organism.py:tgg_plain,test", tmp_path / "org",
+              f"--config.init.base_workdir={tmp_path / 'nothing'}")
+  assert proc.returncode != 0
+  assert "holds no finished base model" in proc.stderr
+
+
+def test_every_required_organism_exists():
+  for name in ("tgg_plain", "tgg_counterfactual", "tgg_short", "igg_plain", "igg_counterfactual",
+               "sycophancy", "genuine", "distilled"):
+    assert name in organisms.ORGANISMS
