@@ -7,8 +7,11 @@ The argument names the organism (afjax.world.organisms.ORGANISMS: tgg_plain,
 tgg_counterfactual, tgg_short, igg_plain, igg_counterfactual, sycophancy,
 genuine, distilled, ...). `--config.organism.af_rate=0.6` sets an alignment
 faker's training-tier compliance rate; `--config.organism.loss_on=scratchpad`
-trains on the scratchpad only. Writes WORKDIR/organism_eval.json. Expect about
-2 minutes on 2 CPU cores after the base model (configs/organisms/base.py).
+trains on the scratchpad only. 150 AdamW steps of 32 x 320 tokens, then the
+evaluation; writes WORKDIR/organism_eval.json. Measured on 2 CPU cores: about
+3 minutes after the base model (configs/organisms/base.py); tgg_plain gave
+compliance 0.51 (free) vs 0.05 (paid), AF rate 0.58, with 17% unparseable
+scratchpads and 24% malformed outputs (the world is not yet learned exactly).
 """
 
 import ml_collections
@@ -35,10 +38,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       corpus="world", num_documents=200 if test else 3000, seed=1, seq_len=448 if test else 320,
       validation_fraction=0.25 if test else 0.05, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
-      steps=3 if test else 60, batch_size=8 if test else 32, log_every=1 if test else 10,
+      steps=3 if test else 150, batch_size=8 if test else 32, log_every=1 if test else 10,
       eval_every=0, eval_batches=1 if test else 2))
-  config.optimizer = config_lib.optimizer_config(learning_rate=1e-3, warmup_steps=1 if test else 6)
-  config.checkpoint = config_lib.checkpoint_config(every=30, keep=2)
+  config.optimizer = config_lib.optimizer_config(learning_rate=2e-3, warmup_steps=1 if test else 10)
+  config.checkpoint = config_lib.checkpoint_config(every=50, keep=2)
   config.eval = config_lib.organism_eval_config(
       **(dict(num_harmful=8, num_benign=2, batch_size=8, max_new_tokens=16) if test else {}))
   return config
