@@ -98,7 +98,7 @@ def test_incompatible_checkpoint_is_refused_and_kept(uninterrupted, tmp_path):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["--config.job=dance"], "config.job='dance'; allowed: ['lm']"),
+    (["--config.job=dance"], "config.job='dance'; allowed: ['lm', 'organism_eval', 'sft']"),
     (["--config.mesh.data=3"], "config.mesh"),
     (["--config.train.batch_size=0"], "config.train.batch_size=0"),
     (["--config.optimizer.schedule=linear"], "config.optimizer.schedule='linear'; allowed"),
