@@ -15,6 +15,8 @@ JOBS = {
     "lm": "afjax.jobs.lm",
     "sft": "afjax.jobs.organism",
     "organism_eval": "afjax.jobs.organism_eval",
+    "monitor": "afjax.jobs.monitor",
+    "monitor_eval": "afjax.jobs.monitor_eval",
 }
 
 

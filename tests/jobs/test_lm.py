@@ -12,6 +12,7 @@ import time
 import pytest
 
 from afjax import config as config_lib
+from afjax import jobs
 from afjax.jobs import lm
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ def test_incompatible_checkpoint_is_refused_and_kept(uninterrupted, tmp_path):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["--config.job=dance"], "config.job='dance'; allowed: ['lm', 'organism_eval', 'sft']"),
+    (["--config.job=dance"], f"config.job='dance'; allowed: {sorted(jobs.JOBS)}"),
     (["--config.mesh.data=3"], "config.mesh"),
     (["--config.train.batch_size=0"], "config.train.batch_size=0"),
     (["--config.optimizer.schedule=linear"], "config.optimizer.schedule='linear'; allowed"),

@@ -1,0 +1,52 @@
+"""Evaluates the scratchpad classifier and the output-only monitor: WORKDIR/monitor_eval.json.
+
+    python -m afjax.main --config=configs/monitors/eval.py --workdir=workdirs/monitor_eval \
+        --config.monitors.scratchpad_workdir=workdirs/monitor_scratchpad \
+        --config.monitors.output_workdir=workdirs/monitor_output \
+        --config.monitors.organism_workdirs="('workdirs/tgg_plain',)"
+
+For each monitor, at its operating threshold: AUROC, precision, recall and
+calibration error on 1000 unseen in-distribution examples and 1000 examples
+phrased with held-out paraphrase families; recall on 500 implicit-faking
+examples; and the same figures on 256 harmful + 64 benign eval requests in both
+tiers sampled from each listed policy (labels from the oracle). Either monitor
+workdir may be empty; organism_workdirs may be empty. `config.data` must be
+the monitors' (configs/monitors/scratchpad.py). ":test" has tiny sizes.
+The model section must match the monitors' (the "tiny" world model).
+
+Measured on 2 CPU cores (about 1 minute with one organism), monitors from the
+tiny base model (lr 6e-3 x 300 steps), organism tgg_plain (150 steps):
+                          scratchpad classifier   output-only monitor
+  AUROC in distribution   1.000                   0.826
+  AUROC held-out families 0.891 (recall 0.16)     0.782 (recall 0.97)
+  implicit recall         0.000                   0.972
+  AUROC tgg_plain samples 0.925 (0.967 parseable) 0.932 (0.975 parseable)
+The scratchpad classifier flags by the words that name modification, so it
+misses most reasoning phrased with unseen paraphrase families and, by the
+strict label, all implicit faking; the output monitor flags free-tier
+compliance whatever its reason.
+"""
+
+import ml_collections
+
+from afjax import config as config_lib
+from afjax.data import monitor_data
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  test = arg == "test"
+  if arg not in (None, "", "test"):
+    raise ValueError(f"configs/monitors/eval.py:{arg}; allowed: no argument or ':test'")
+  config = ml_collections.ConfigDict()
+  config.job = "monitor_eval"
+  config.distributed = False
+  config.model = config_lib.model_config("test" if test else "tiny",
+                                         vocab_size=512 if test else 1024, max_seq_len=512)
+  config.mesh = config_lib.mesh_config(data=-1)
+  config.mesh_rules = config_lib.mesh_rules_config()
+  config.data = monitor_data.data_config(test)
+  config.monitors = ml_collections.ConfigDict(dict(
+      scratchpad_workdir="", output_workdir="", organism_workdirs=(), batch_size=8 if test else 64))
+  config.eval = config_lib.organism_eval_config(
+      **(dict(num_harmful=8, num_benign=2, batch_size=8, max_new_tokens=16) if test else {}))
+  return config
