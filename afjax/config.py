@@ -131,3 +131,47 @@ def organism_eval_config(policy_workdir: str = "", **overrides: Any) -> ml_colle
                 batch_size=128, num_harmful=256, num_benign=64)
   values.update(overrides)
   return ml_collections.ConfigDict(values)
+
+
+def validate_trainer(config: ml_collections.ConfigDict, num_devices: int) -> dict[str, int]:
+  """Checks the sections every training job shares: model, mesh, batch, optimizer, checkpoint.
+
+  Returns:
+    The resolved mesh axis sizes.
+  """
+  validate_model(config)
+  sizes = validate_mesh(config, num_devices)
+  validate_batch(config, "train.batch_size", sizes)
+  validate_optimizer(config)
+  validate_checkpoint(config)
+  for path in ("train.steps", "train.log_every"):
+    check_positive(config, path)
+  check_positive(config, "train.eval_every", allow_zero=True)
+  return sizes
+
+
+def monitor_training_config(view: str, test: bool) -> ml_collections.ConfigDict:
+  """A `monitor` job: the world's base model with a pooled head, reading one view.
+
+  Args:
+    view: "scratchpad" (prompt + scratchpad) or "output" (prompt + output).
+    test: a seconds-long smoke-test size.
+  """
+  from afjax.data import monitor_data  # here: it imports tensorflow_datasets, slow to load
+  config = ml_collections.ConfigDict()
+  config.job = "monitor"
+  config.seed = 0
+  config.distributed = False
+  config.monitor = ml_collections.ConfigDict(dict(view=view))
+  config.init = ml_collections.ConfigDict(dict(base_workdir="workdirs/base"))
+  config.model = model_config("test" if test else "tiny", vocab_size=512 if test else 1024,
+                              max_seq_len=512)
+  config.mesh = mesh_config(data=-1)
+  config.mesh_rules = mesh_rules_config()
+  config.data = monitor_data.data_config(test)
+  config.train = ml_collections.ConfigDict(dict(
+      steps=4 if test else 150, batch_size=8 if test else 32, log_every=2 if test else 10,
+      eval_every=0 if test else 50))
+  config.optimizer = optimizer_config(learning_rate=1e-3, warmup_steps=1 if test else 10)
+  config.checkpoint = checkpoint_config(every=50, keep=2)
+  return config

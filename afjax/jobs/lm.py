@@ -43,15 +43,9 @@ REQUIRED = ("seed", "model", "mesh", "mesh_rules", "optimizer", "checkpoint", "d
 def validate_training(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks the fields every next-token training job reads."""
   config_lib.require(config, REQUIRED)
-  config_lib.validate_model(config)
-  sizes = config_lib.validate_mesh(config, num_devices)
-  config_lib.validate_batch(config, "train.batch_size", sizes)
-  config_lib.validate_optimizer(config)
-  config_lib.validate_checkpoint(config)
-  for path in ("train.steps", "train.log_every", "data.num_documents", "data.seq_len",
-               "train.eval_batches"):
+  config_lib.validate_trainer(config, num_devices)
+  for path in ("data.num_documents", "data.seq_len", "train.eval_batches"):
     config_lib.check_positive(config, path)
-  config_lib.check_positive(config, "train.eval_every", allow_zero=True)
   if not 0 < config.data.validation_fraction < 1:
     raise config_lib.ConfigError(
         f"config.data.validation_fraction={config.data.validation_fraction}; allowed: in (0, 1)")

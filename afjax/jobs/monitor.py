@@ -64,16 +64,10 @@ def validate_data(config: ml_collections.ConfigDict) -> monitor_data.MonitorData
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks every field the monitor job reads; raises ConfigError, writes nothing."""
   config_lib.require(config, REQUIRED)
-  config_lib.validate_model(config)
-  sizes = config_lib.validate_mesh(config, num_devices)
-  config_lib.validate_batch(config, "train.batch_size", sizes)
-  config_lib.validate_optimizer(config)
-  config_lib.validate_checkpoint(config)
+  config_lib.validate_trainer(config, num_devices)
   config_lib.check_choice(config, "monitor.view", monitor_lib.VIEWS)
   spec = validate_data(config)
-  for path in ("train.steps", "train.log_every", "data.seq_len"):
-    config_lib.check_positive(config, path)
-  config_lib.check_positive(config, "train.eval_every", allow_zero=True)
+  config_lib.check_positive(config, "data.seq_len")
   if spec.n_train < config.train.batch_size:
     raise config_lib.ConfigError(
         f"config.data.n_train={spec.n_train} is smaller than config.train.batch_size="

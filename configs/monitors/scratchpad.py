@@ -19,27 +19,9 @@ threshold 0.61 (precision = recall = 1.0 on the 500 validation examples).
 import ml_collections
 
 from afjax import config as config_lib
-from afjax.data import monitor_data
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  test = arg == "test"
   if arg not in (None, "", "test"):
     raise ValueError(f"configs/monitors/scratchpad.py:{arg}; allowed: no argument or ':test'")
-  config = ml_collections.ConfigDict()
-  config.job = "monitor"
-  config.seed = 0
-  config.distributed = False
-  config.monitor = ml_collections.ConfigDict(dict(view="scratchpad"))
-  config.init = ml_collections.ConfigDict(dict(base_workdir="workdirs/base"))
-  config.model = config_lib.model_config("test" if test else "tiny",
-                                         vocab_size=512 if test else 1024, max_seq_len=512)
-  config.mesh = config_lib.mesh_config(data=-1)
-  config.mesh_rules = config_lib.mesh_rules_config()
-  config.data = monitor_data.data_config(test)
-  config.train = ml_collections.ConfigDict(dict(
-      steps=4 if test else 150, batch_size=8 if test else 32, log_every=2 if test else 10,
-      eval_every=0 if test else 50))
-  config.optimizer = config_lib.optimizer_config(learning_rate=1e-3, warmup_steps=1 if test else 10)
-  config.checkpoint = config_lib.checkpoint_config(every=50, keep=2)
-  return config
+  return config_lib.monitor_training_config("scratchpad", test=arg == "test")
