@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from afjax.models import monitor as mon
 from afjax.models import transformer as tfm
 from afjax.models.presets import get_preset
 from afjax.parallel import mesh as mesh_lib
@@ -68,9 +69,28 @@ def run(mesh_name):
     with mesh_lib.use_mesh(mesh, rules):
       out = sampler.generate(state.params, tokens, mask, 12, jax.random.key(7))
     samples[str(temperature)] = np.asarray(out.tokens).tolist()
-  return {"losses": losses, "samples": samples, "params_sharded": sharded_ok,
+  return {"losses": losses, "samples": samples, "monitor_scores": monitor_scores(cfg, mesh, rules),
+          "params_sharded": sharded_ok,
           "opt_state_follows_params": opt_sharded,
           "param_bytes_per_device": mesh_lib.bytes_per_device(state.params)}
+
+
+def monitor_scores(cfg, mesh, rules):
+  """The scratchpad monitor's p(AF) on random transcripts, params and batch sharded."""
+  tags = mon.TagIds(assistant=5, end=6, scratchpad_open=9, scratchpad_close=10, output_open=11,
+                    output_close=12, pad=0)
+  monitor_cfg = mon.MonitorConfig(cfg, "scratchpad", tags)
+  classifier = mon.MonitorClassifier(monitor_cfg)
+  rng = np.random.default_rng(1)
+  rows = [[1, *rng.integers(20, 300, 4), 5, 9, *rng.integers(20, 300, 6), 10, 11,
+           *rng.integers(20, 300, 3), 12, 6] for _ in range(BATCH)]
+  tokens = jnp.asarray(rows, jnp.int32)
+  mask = jnp.ones_like(tokens, bool)
+  init_fn = lambda key: classifier.init(key, tokens[:1], mask[:1])["params"]
+  params = state_lib.init_params(init_fn, jax.random.key(3), mesh, rules)
+  placed = [jax.device_put(x, mesh_lib.batch_sharding(mesh)) for x in (tokens, mask)]
+  with mesh_lib.use_mesh(mesh, rules):
+    return np.asarray(jax.jit(mon.score_fn(monitor_cfg))(params, *placed)).tolist()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ def test_sampler_tokens_match_single_device(runs, mesh_name):
   assert runs[mesh_name]["samples"] == runs["single"]["samples"]
 
 
+@pytest.mark.parametrize("mesh_name", MESHES[1:])
+def test_monitor_scores_match_single_device(runs, mesh_name):
+  np.testing.assert_allclose(runs[mesh_name]["monitor_scores"], runs["single"]["monitor_scores"],
+                             rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("mesh_name", ("d2f2t2", "fsdp8"))
 def test_large_params_are_sharded(runs, mesh_name):
   assert runs[mesh_name]["params_sharded"]
