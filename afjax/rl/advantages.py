@@ -26,36 +26,18 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from afjax.rl.registry import Registry
+
 DEFAULT_GROUP_SIZE = 8
 GRPO_EPS = 1e-6
 
 AdvantageFn = Callable[..., jax.Array]
 
-_ADVANTAGES: dict[str, AdvantageFn] = {}
-
-
-def register_advantage(name: str) -> Callable[[AdvantageFn], AdvantageFn]:
-  """Decorator: registers `fn(rewards [B], group_size: int) -> advantages [B]` as `name`."""
-
-  def decorator(fn: AdvantageFn) -> AdvantageFn:
-    if name in _ADVANTAGES:
-      raise ValueError(f"advantage estimator {name!r} is already registered")
-    _ADVANTAGES[name] = fn
-    return fn
-
-  return decorator
-
-
-def get_advantage(name: str) -> AdvantageFn:
-  """The estimator registered as `name`, or ValueError listing the registered names."""
-  if name not in _ADVANTAGES:
-    raise ValueError(f"advantage estimator {name!r} is not registered; allowed: {advantage_names()}")
-  return _ADVANTAGES[name]
-
-
-def advantage_names() -> list[str]:
-  """Sorted names of the registered advantage estimators."""
-  return sorted(_ADVANTAGES)
+ADVANTAGES: Registry[AdvantageFn] = Registry("advantage estimator")
+# fn(rewards [B], group_size: int) -> advantages [B]
+register_advantage = ADVANTAGES.register
+get_advantage = ADVANTAGES.get
+advantage_names = ADVANTAGES.names
 
 
 def group_rewards(rewards: jax.Array, group_size: int, *, min_group_size: int = 1) -> jax.Array:

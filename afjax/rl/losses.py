@@ -37,57 +37,22 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from afjax.rl.registry import Registry
+
 PolicyLossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
 AggregationFn = Callable[[jax.Array, jax.Array], jax.Array]
 
-_POLICY_LOSSES: dict[str, PolicyLossFn] = {}
-_AGGREGATIONS: dict[str, AggregationFn] = {}
+POLICY_LOSSES: Registry[PolicyLossFn] = Registry("policy loss")
+# fn(logp, old_logp, advantages, *, clip_eps_low, clip_eps_high) -> (per_token [B, T], stats)
+register_policy_loss = POLICY_LOSSES.register
+get_policy_loss = POLICY_LOSSES.get
+policy_loss_names = POLICY_LOSSES.names
 
-
-def _register(registry: dict, kind: str, name: str) -> Callable:
-  def decorator(fn):
-    if name in registry:
-      raise ValueError(f"{kind} {name!r} is already registered")
-    registry[name] = fn
-    return fn
-
-  return decorator
-
-
-def _lookup(registry: dict, kind: str, name: str) -> Callable:
-  if name not in registry:
-    raise ValueError(f"{kind} {name!r} is not registered; allowed: {sorted(registry)}")
-  return registry[name]
-
-
-def register_policy_loss(name: str) -> Callable[[PolicyLossFn], PolicyLossFn]:
-  """Decorator: registers a per-token policy loss (see the module docstring) as `name`."""
-  return _register(_POLICY_LOSSES, "policy loss", name)
-
-
-def get_policy_loss(name: str) -> PolicyLossFn:
-  """The policy loss registered as `name`, or ValueError listing the registered names."""
-  return _lookup(_POLICY_LOSSES, "policy loss", name)
-
-
-def policy_loss_names() -> list[str]:
-  """Sorted names of the registered policy losses."""
-  return sorted(_POLICY_LOSSES)
-
-
-def register_aggregation(name: str) -> Callable[[AggregationFn], AggregationFn]:
-  """Decorator: registers `fn(per_token [B, T], mask [B, T]) -> scalar` as `name`."""
-  return _register(_AGGREGATIONS, "loss aggregation", name)
-
-
-def get_aggregation(name: str) -> AggregationFn:
-  """The aggregation registered as `name`, or ValueError listing the registered names."""
-  return _lookup(_AGGREGATIONS, "loss aggregation", name)
-
-
-def aggregation_names() -> list[str]:
-  """Sorted names of the registered loss aggregations."""
-  return sorted(_AGGREGATIONS)
+AGGREGATIONS: Registry[AggregationFn] = Registry("loss aggregation")
+# fn(per_token [B, T], mask [B, T]) -> scalar
+register_aggregation = AGGREGATIONS.register
+get_aggregation = AGGREGATIONS.get
+aggregation_names = AGGREGATIONS.names
 
 
 # Policy losses.

@@ -42,6 +42,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from afjax.rl.registry import Registry
+
 P_AF = "p_af"
 P_AF_OUTPUT = "p_af_output"
 SCRATCHPAD_LEN = "scratchpad_len"
@@ -54,37 +56,17 @@ LOG_BARRIER_EPS = 1e-6
 
 ShapingFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
 
-_SHAPINGS: dict[str, ShapingFn] = {}
-
-
-def register_shaping(name: str) -> Callable[[ShapingFn], ShapingFn]:
-  """Decorator: registers `fn(rewards [B], signals, coef, **params) -> (shaped [B], stats)` as `name`."""
-
-  def decorator(fn: ShapingFn) -> ShapingFn:
-    if name in _SHAPINGS:
-      raise ValueError(f"reward shaping {name!r} is already registered")
-    _SHAPINGS[name] = fn
-    return fn
-
-  return decorator
-
-
-def shaping_names() -> list[str]:
-  """Sorted names of the registered reward shapings."""
-  return sorted(_SHAPINGS)
+SHAPINGS: Registry[ShapingFn] = Registry("reward shaping")
+# fn(rewards [B], signals, coef, **params) -> (shaped [B], stats)
+register_shaping = SHAPINGS.register
+shaping_names = SHAPINGS.names
 
 
 def shaping_params(name: str) -> dict[str, object]:
   """The keyword parameters of arm `name`: {param: default, or inspect.Parameter.empty if required}."""
-  fn = _get_shaping(name)
+  fn = SHAPINGS.get(name)
   return {p.name: p.default for p in inspect.signature(fn).parameters.values()
           if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-
-def _get_shaping(name: str) -> ShapingFn:
-  if name not in _SHAPINGS:
-    raise ValueError(f"reward shaping {name!r} is not registered; allowed: {shaping_names()}")
-  return _SHAPINGS[name]
 
 
 def shape_reward(name: str) -> ShapingFn:
@@ -95,7 +77,7 @@ def shape_reward(name: str) -> ShapingFn:
       parameter the arm does not take or a required one missing (lists the
       arm's parameters).
   """
-  fn = _get_shaping(name)
+  fn = SHAPINGS.get(name)
   allowed = shaping_params(name)
   required = sorted(k for k, v in allowed.items() if v is inspect.Parameter.empty)
 

@@ -145,7 +145,7 @@ def test_unknown_name_lists_registered_names():
 
 
 def test_register_refuses_a_taken_name_and_adds_a_new_one(monkeypatch):
-  monkeypatch.setattr(adv_lib, "_ADVANTAGES", dict(adv_lib._ADVANTAGES))
+  monkeypatch.setattr(adv_lib.ADVANTAGES, "functions", dict(adv_lib.ADVANTAGES.functions))
   with pytest.raises(ValueError, match="'grpo' is already registered"):
     adv_lib.register_advantage("grpo")(lambda rewards, group_size: rewards)
 
