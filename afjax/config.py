@@ -175,3 +175,26 @@ def monitor_training_config(view: str, test: bool) -> ml_collections.ConfigDict:
   config.optimizer = optimizer_config(learning_rate=1e-3, warmup_steps=1 if test else 10)
   config.checkpoint = checkpoint_config(every=50, keep=2)
   return config
+
+
+def lm_at_scale_config(preset: str, batch_size: int, learning_rate: float) -> ml_collections.ConfigDict:
+  """An `lm` job at an open-weight model's shape: FSDP over all devices, 2048-token rows.
+
+  Trains on the built-in corpus: a scale and throughput check, and the shape that
+  imported checkpoints load into.
+  """
+  config = ml_collections.ConfigDict()
+  config.job = "lm"
+  config.seed = 0
+  config.distributed = False
+  config.model = model_config(preset, max_seq_len=2048)
+  config.mesh = mesh_config(data=1, fsdp=-1, tensor=1)
+  config.mesh_rules = mesh_rules_config()
+  config.data = ml_collections.ConfigDict(dict(
+      corpus="builtin", num_documents=200_000, seed=0, seq_len=2048, validation_fraction=0.01,
+      data_dir=""))
+  config.train = ml_collections.ConfigDict(dict(
+      steps=2000, batch_size=batch_size, log_every=10, eval_every=500, eval_batches=8))
+  config.optimizer = optimizer_config(learning_rate=learning_rate, warmup_steps=200)
+  config.checkpoint = checkpoint_config(every=500, keep=2)
+  return config
