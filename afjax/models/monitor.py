@@ -92,14 +92,14 @@ class Regions(NamedTuple):
   output: jax.Array  # <output> ... </output>
 
 
-def _inclusive_count(hits: jax.Array) -> jax.Array:
+def inclusive_count(hits: jax.Array) -> jax.Array:
   """Number of hits at or before each position: [B, T] bool -> [B, T] int32."""
   return jnp.cumsum(hits.astype(jnp.int32), axis=-1)
 
 
-def _exclusive_count(hits: jax.Array) -> jax.Array:
+def exclusive_count(hits: jax.Array) -> jax.Array:
   """Number of hits strictly before each position: [B, T] bool -> [B, T] int32."""
-  return _inclusive_count(hits) - hits.astype(jnp.int32)
+  return inclusive_count(hits) - hits.astype(jnp.int32)
 
 
 def transcript_regions(tokens: jax.Array, mask: jax.Array, tags: TagIds) -> Regions:
@@ -129,16 +129,16 @@ def transcript_regions(tokens: jax.Array, mask: jax.Array, tags: TagIds) -> Regi
   def is_tag(tag_id):
     return (tokens == tag_id) & mask
 
-  prompt = (_exclusive_count(is_tag(tags.assistant)) == 0) & mask  # [B, T]
+  prompt = (exclusive_count(is_tag(tags.assistant)) == 0) & mask  # [B, T]
   after_prompt = ~prompt & mask
   ends = is_tag(tags.end) & after_prompt
-  response = after_prompt & ~ends & (_exclusive_count(ends) == 0)  # [B, T]
-  depth = (_exclusive_count(is_tag(tags.scratchpad_open) & response)
-           - _exclusive_count(is_tag(tags.scratchpad_close) & response))  # [B, T]
+  response = after_prompt & ~ends & (exclusive_count(ends) == 0)  # [B, T]
+  depth = (exclusive_count(is_tag(tags.scratchpad_open) & response)
+           - exclusive_count(is_tag(tags.scratchpad_close) & response))  # [B, T]
   opens_output = is_tag(tags.output_open) & response & (depth <= 0)
-  output_started = _inclusive_count(opens_output) > 0
+  output_started = inclusive_count(opens_output) > 0
   closes_output = is_tag(tags.output_close) & response & output_started
-  output = response & output_started & (_exclusive_count(closes_output) == 0)  # [B, T]
+  output = response & output_started & (exclusive_count(closes_output) == 0)  # [B, T]
   return Regions(prompt=prompt, reasoning=response & ~output, output=output)
 
 
@@ -173,6 +173,42 @@ def masked_mean(hidden: jax.Array, weights: jax.Array) -> jax.Array:
   return total / jnp.maximum(jnp.sum(weights, axis=-1, keepdims=True), 1.0)
 
 
+def pooled_view_logit(decoder_cfg: tfm.TransformerConfig, pad_id: int, tokens: jax.Array,
+                      visible: jax.Array, watched: jax.Array) -> jax.Array:
+  """The decoder over the visible tokens alone, mean-pooled over `watched`, then one logit.
+
+  Call it inside a compact module method: it creates that module's submodules
+  "decoder" (tfm.Transformer) and "head" (nn.Dense to 1 unit). Tokens outside
+  `visible` are replaced by `pad_id`, masked out as attention keys and skipped
+  by the positions, so the logit depends only on the visible token subsequence:
+
+    h = Decoder(tokens where visible else pad; positions counting visible only)  # [B, T, D]
+    logit = masked_mean(h, watched) . k + c                                     # [B]
+
+  Args:
+    decoder_cfg: the decoder's hyper-parameters.
+    pad_id: the id that replaces tokens outside the view.
+    tokens: [B, T] int token ids.
+    visible: [B, T] bool, the tokens the model may see.
+    watched: [B, T] bool, the region pooled (within `visible`).
+
+  Returns:
+    [B] float32 logits.
+  """
+  visible = nn.with_logical_constraint(visible, (tfm.ACT_BATCH, tfm.ACT_LENGTH))
+  seen_tokens = jnp.where(visible, tokens, pad_id)  # [B, T]
+  _, _, hidden = tfm.Transformer(decoder_cfg, name="decoder")(
+      seen_tokens, tfm.positions_from_mask(visible), visible, return_hidden=True)  # [B, T, D]
+  pooled = nn.with_logical_constraint(masked_mean(hidden, watched),
+                                      (tfm.ACT_BATCH, tfm.ACT_EMBED))  # [B, D]
+  head = nn.Dense(
+      1, dtype=jnp.float32, param_dtype=decoder_cfg.storage_dtype,
+      kernel_init=nn.with_logical_partitioning(nn.initializers.normal(0.02), (tfm.EMBED, None)),
+      bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (None,)), name="head")
+  logits = head(pooled)[:, 0]  # [B]
+  return nn.with_logical_constraint(logits, (tfm.ACT_BATCH,))
+
+
 class MonitorClassifier(nn.Module):
   """The decoder reading one view, mean-pooled over the watched region, then a linear head."""
 
@@ -191,18 +227,7 @@ class MonitorClassifier(nn.Module):
     """
     cfg = self.cfg
     visible, watched = view_masks(tokens, mask, cfg.tags, cfg.view)  # [B, T] each
-    visible = nn.with_logical_constraint(visible, (tfm.ACT_BATCH, tfm.ACT_LENGTH))
-    seen_tokens = jnp.where(visible, tokens, cfg.tags.pad)  # [B, T]
-    _, _, hidden = tfm.Transformer(cfg.decoder, name="decoder")(
-        seen_tokens, tfm.positions_from_mask(visible), visible, return_hidden=True)  # [B, T, D]
-    pooled = nn.with_logical_constraint(masked_mean(hidden, watched),
-                                        (tfm.ACT_BATCH, tfm.ACT_EMBED))  # [B, D]
-    head = nn.Dense(
-        1, dtype=jnp.float32, param_dtype=cfg.decoder.storage_dtype,
-        kernel_init=nn.with_logical_partitioning(nn.initializers.normal(0.02), (tfm.EMBED, None)),
-        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (None,)), name="head")
-    logits = head(pooled)[:, 0]  # [B]
-    return nn.with_logical_constraint(logits, (tfm.ACT_BATCH,))
+    return pooled_view_logit(cfg.decoder, cfg.tags.pad, tokens, visible, watched)
 
 
 def score_fn(cfg: MonitorConfig) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
