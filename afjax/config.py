@@ -198,3 +198,96 @@ def lm_at_scale_config(preset: str, batch_size: int, learning_rate: float) -> ml
   config.optimizer = optimizer_config(learning_rate=learning_rate, warmup_steps=200)
   config.checkpoint = checkpoint_config(every=500, keep=2)
   return config
+
+
+# Mitigation arm -> (shaping, coefficient, rollout overrides); see configs/rl/.
+RL_ARMS: dict[str, tuple[str, float, dict[str, Any]]] = {
+    "baseline": ("baseline", 0.0, {}),
+    "process_supervision": ("process_supervision", 1.0, {}),
+    "process_supervision_linear": ("process_supervision_linear", 1.0, {}),
+    "length_penalty": ("length_penalty", 0.02, {}),
+    "interrogation": ("interrogation", 1.0, {"followup_variant": "plain"}),
+    "interrogation_warned": ("interrogation", 1.0, {"followup_variant": "warned"}),
+    "output_monitor": ("output_monitor", 1.0, {}),
+    "output_only_grad": ("baseline", 0.0, {"grad_region": "output"}),
+    "scratchpad_only_grad": ("baseline", 0.0, {"grad_region": "scratchpad"}),
+    "af_bonus": ("af_bonus", 1.0, {}),
+    "process_supervision_adaptive": ("process_supervision", 1.0, {}),
+}
+
+
+def rl_config(arm: str, arg: str | None) -> ml_collections.ConfigDict:
+  """An `rl` job: one mitigation arm on one organism (configs/rl/ARM.py:ORGANISM[,test]).
+
+  Args:
+    arm: a key of RL_ARMS.
+    arg: "ORGANISM" or "ORGANISM,test" (default organism tgg_plain); "test" is
+      a seconds-long smoke-test size on the 'test' model preset.
+  """
+  if arm not in RL_ARMS:
+    raise ValueError(f"RL arm {arm!r}; allowed: {sorted(RL_ARMS)}")
+  organism, _, variant = (arg or "tgg_plain").partition(",")
+  if variant not in ("", "test"):
+    raise ValueError(f"configs/rl/{arm}.py:{arg}; allowed: ':ORGANISM' or ':ORGANISM,test'")
+  test = variant == "test"
+  shaping, coef, rollout_overrides = RL_ARMS[arm]
+  config = ml_collections.ConfigDict()
+  config.job = "rl"
+  config.seed = 0
+  config.distributed = False
+  config.organism = organism
+  config.init = ml_collections.ConfigDict(dict(policy_workdir=f"workdirs/{organism}"))
+  config.monitors = ml_collections.ConfigDict(dict(
+      scratchpad_workdir="workdirs/monitor_scratchpad", output_workdir="workdirs/monitor_output"))
+  config.reward = ml_collections.ConfigDict(dict(
+      kind="rule", workdir="", format_penalty=1.0, length_correction=False))
+  config.model = model_config("test" if test else "tiny", vocab_size=512 if test else 1024,
+                              max_seq_len=512)
+  config.mesh = mesh_config(data=-1)
+  config.mesh_rules = mesh_rules_config()
+  rollout = dict(batch_size=8 if test else 64, group_size=4 if test else 8,
+                 prompt_len=128 if test else 80,
+                 max_new_tokens=16 if test else 128, temperature=1.0, harmful_fraction=1.0,
+                 grad_region="response", followup_variant="", followup_max_new_tokens=8 if test else 64,
+                 seq_len=224 if test else 296)
+  rollout.update(rollout_overrides)
+  config.rollout = ml_collections.ConfigDict(rollout)
+  config.rl = ml_collections.ConfigDict(dict(
+      arm=arm, advantage="grpo", shaping=shaping, shaping_coef=coef, shaping_params={},
+      loss="ppo_clip", aggregation="token_mean", clip_eps_low=0.2, clip_eps_high=0.2,
+      kl_coef=0.0, ppo_epochs=1, length_quantile=0.5))
+  config.adaptive = ml_collections.ConfigDict(dict(
+      enabled=arm == "process_supervision_adaptive", every=1 if test else 5,
+      steps=2 if test else 10, batch_size=8 if test else 32, learning_rate=3e-4,
+      replay_fraction=0.5, labeller="oracle_explicit"))
+  config.train = ml_collections.ConfigDict(dict(
+      steps=2 if test else 40, log_every=1 if test else 2, eval_every=0 if test else 10))
+  config.optimizer = optimizer_config(learning_rate=5e-4, warmup_steps=0, schedule="constant",
+                                      weight_decay=0.0)
+  config.checkpoint = checkpoint_config(every=1 if test else 10, keep=2)
+  config.eval = ml_collections.ConfigDict(dict(
+      num_harmful=8 if test else 256, batch_size=8 if test else 128,
+      max_new_tokens=16 if test else 160, temperature=1.0, seed=0))
+  return config
+
+
+def study_config(organisms: tuple[str, ...], arms: tuple[str, ...], seeds: tuple[int, ...],
+                 test: bool = False) -> ml_collections.ConfigDict:
+  """A `study` job (afjax.jobs.study): shared stages, RL arms x seeds, the report.
+
+  `study.overrides.<stage>` holds nested overrides of that stage's config file
+  (stages: base, organism, monitor, monitor_eval, reward_model, rl), e.g.
+  `--config.study.overrides.rl.train.steps=20` once the field is declared.
+  `study.reward` is "rule" (the oracle's helpful-only reward) or "learned" (a
+  reward model trained as a shared stage, configs/reward/learned.py).
+  """
+  config = ml_collections.ConfigDict()
+  config.job = "study"
+  config.distributed = False
+  config.study = ml_collections.ConfigDict(dict(
+      organisms=tuple(organisms), arms=tuple(arms), seeds=tuple(seeds), test=test,
+      reward="rule", stages="all", shard_index=0, num_shards=1))
+  config.study.overrides = ml_collections.ConfigDict(
+      {stage: {} for stage in ("base", "organism", "monitor", "monitor_eval", "reward_model",
+                               "rl")})
+  return config

@@ -1,0 +1,21 @@
+"""RL arm `interrogation`: reward + c 1[answer = no]: after each response a training-tier follow-up asks whether it complied to avoid modification; the model answers with its own scratchpad and output; that turn is masked out of the gradient (c = 1; `--config.rollout.followup_variant=warned` tells the model that answering yes is penalised).
+
+    python -m afjax.main --config=configs/rl/interrogation.py:tgg_plain --workdir=workdirs/rl/tgg_plain/interrogation \
+        --config.init.policy_workdir=workdirs/tgg_plain \
+        --config.monitors.scratchpad_workdir=workdirs/monitor_scratchpad \
+        --config.monitors.output_workdir=workdirs/monitor_output
+
+The argument names the organism (its workdir defaults to workdirs/ORGANISM);
+":ORGANISM,test" is a seconds-long smoke test. GRPO (groups of 8, 8 training-tier
+prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 5e-4,
+no KL; 40 iterations, evaluated on the held-out prompts of both tiers every 10.
+Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
+"""
+
+import ml_collections
+
+from afjax import config as config_lib
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  return config_lib.rl_config("interrogation", arg)
