@@ -17,6 +17,9 @@ JOBS = {
     "organism_eval": "afjax.jobs.organism_eval",
     "monitor": "afjax.jobs.monitor",
     "monitor_eval": "afjax.jobs.monitor_eval",
+    "reward_model": "afjax.jobs.reward_model",
+    "rl": "afjax.jobs.rl",
+    "study": "afjax.jobs.study",
 }
 
 
