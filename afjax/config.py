@@ -249,7 +249,7 @@ def rl_config(arm: str, arg: str | None) -> ml_collections.ConfigDict:
                  prompt_len=128 if test else 80,
                  max_new_tokens=16 if test else 128, temperature=1.0, harmful_fraction=1.0,
                  grad_region="response", followup_variant="", followup_max_new_tokens=8 if test else 64,
-                 seq_len=224 if test else 296)
+                 seq_len=0)
   rollout.update(rollout_overrides)
   config.rollout = ml_collections.ConfigDict(rollout)
   config.rl = ml_collections.ConfigDict(dict(

@@ -151,8 +151,9 @@ def validate_settings(config: ml_collections.ConfigDict, num_devices: int) -> st
   config_lib.validate_batch(config, "eval.batch_size", sizes)
   config_lib.validate_optimizer(config)
   config_lib.validate_checkpoint(config)
+  config_lib.check_positive(config, "rollout.seq_len", allow_zero=True)
   for path in ("rollout.group_size", "rollout.prompt_len", "rollout.max_new_tokens",
-               "rollout.seq_len", "rollout.followup_max_new_tokens", "rl.ppo_epochs",
+               "rollout.followup_max_new_tokens", "rl.ppo_epochs",
                "train.steps", "train.log_every", "eval.num_harmful", "eval.max_new_tokens"):
     config_lib.check_positive(config, path)
   config_lib.check_positive(config, "train.eval_every", allow_zero=True)
@@ -319,7 +320,7 @@ class RLRun:
     replay = (adaptive_lib.replay_rows(loaded, self.tokenizer) if cfg.replay_fraction > 0
               else None)
     return adaptive_lib.AdaptiveMonitor(loaded, cfg, cfg.every * self.rollout_cfg.batch_size,
-                                        self.rollout_cfg.seq_len, replay, self.config.seed)
+                                        self.generator.seq_len, replay, self.config.seed)
 
   def monitor_params(self, adaptive: adaptive_lib.AdaptiveMonitor | None) -> dict | None:
     """Params of the monitors the update reads (the adaptive classifier replaces the fixed one)."""

@@ -61,7 +61,9 @@ class RolloutConfig:
     grad_region: one of GRAD_REGIONS.
     followup_variant: None (no interrogation), "plain" or "warned".
     followup_max_new_tokens: budget of the follow-up answer.
-    seq_len: static length T of the rollout arrays.
+    seq_len: static length T of the rollout arrays; 0 = the least that fits
+      (prompt_len + max_new_tokens [+ the follow-up question and answer]),
+      rounded up to a multiple of 8.
     seed: the prompt stream's seed.
   """
 
@@ -74,7 +76,7 @@ class RolloutConfig:
   grad_region: str = "response"
   followup_variant: str | None = None
   followup_max_new_tokens: int = 64
-  seq_len: int = 256
+  seq_len: int = 0
   seed: int = 0
 
   def __post_init__(self):
@@ -157,7 +159,8 @@ class RolloutGenerator:
       self.followup_context_len = cfg.prompt_len + cfg.max_new_tokens + len(self.followup_ids)
     need = cfg.prompt_len + cfg.max_new_tokens + (
         len(self.followup_ids) + cfg.followup_max_new_tokens if cfg.followup_variant else 0)
-    if need > cfg.seq_len:
+    self.seq_len = cfg.seq_len or -(-need // 8) * 8
+    if need > self.seq_len:
       raise ValueError(f"rollout.seq_len={cfg.seq_len} is shorter than prompt_len + max_new_tokens"
                        f"{' + follow-up turn + followup_max_new_tokens' if cfg.followup_variant else ''}"
                        f" = {need}; allowed: seq_len >= {need}")
@@ -207,7 +210,7 @@ class RolloutGenerator:
       followups = [oracle.label_followup(text, verdict)
                    for text, verdict in zip(followup_texts, verdicts)]
 
-    batch, length = len(prompts), cfg.seq_len
+    batch, length = len(prompts), self.seq_len
     tokens = np.full((batch, length), tokenizer_lib.PAD_ID, np.int32)
     attention = np.zeros((batch, length), bool)
     loss_mask = np.zeros((batch, length), np.float32)

@@ -117,3 +117,18 @@ def test_rerun_skips_every_finished_stage(micro_study):
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert proc.stdout.count("done already") == 7  # base, organism, 3 monitor stages, 2 RL runs
   assert "report:" in proc.stdout
+
+
+def test_learned_reward_adds_a_reward_model_stage_that_rl_runs_read(tmp_path):
+  config = micro_config()
+  config.study.reward = "learned"
+  stages = study.plan(config, tmp_path)
+  names = [s.name for s in stages]
+  assert names.index("reward model") < min(i for i, s in enumerate(stages) if s.kind == "rl")
+  rl_config = study.stage_config(next(s for s in stages if s.kind == "rl"))
+  assert rl_config.reward.kind == "learned"
+  assert rl_config.reward.workdir == str(tmp_path / "reward_model")
+  study.validate(config, jax.device_count())
+  config.study.reward = "magic"
+  with pytest.raises(config_lib.ConfigError, match="study.reward"):
+    study.validate(config, jax.device_count())

@@ -148,3 +148,14 @@ def test_rollout_metrics_count_labels(model, params, tokenizer):
   assert stats["malformed"] == sum(v.output_label == labels.MALFORMED for v in info.verdicts) / n
   assert stats["reward_task"] == 1.0
   assert stats["scratchpad_tokens"] == pytest.approx(float(np.mean(rollout.scratchpad_len)))
+
+
+def test_auto_seq_len_is_the_least_multiple_of_8_that_fits(model, params, tokenizer):
+  generator = make_generator(model, tokenizer, seq_len=0)
+  assert generator.seq_len == 144  # 128 prompt + 12 new tokens, rounded up
+  rollout, _ = generator(params, 0, jax.random.key(0))
+  assert rollout.tokens.shape == (8, 144)
+  question = tokenizer_lib.encode_batch(tokenizer, [world_format.render_followup_prompt("plain")])[0]
+  with_followup = make_generator(model, tokenizer, seq_len=0, followup_variant="plain",
+                                 followup_max_new_tokens=6)
+  assert with_followup.seq_len == -(-(140 + len(question) + 6) // 8) * 8
