@@ -25,5 +25,5 @@ setuptools.setup(
         "tensorboardX>=2.6",
         "tqdm>=4.66",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3"]},
+    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3", "portpicker>=1.5"]},
 )

@@ -9,10 +9,12 @@ import sys
 import pathlib
 
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from afjax.models import presets, transformer as tfm
-from benchmarks import common, lm_step, matmul_peak, sampler
+from benchmarks import (common, cost_growth, grpo_iteration, lm_step, matmul_peak, memory,
+                        rl_step, sampler)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MACHINE_KEYS = {"platform", "device_kind", "jax", "cpu_count", "date"}
@@ -116,3 +118,66 @@ def test_command_line_entry_point():
        "--repeats=1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert only_record(proc.stdout, "matmul_peak")["results"][0]["n"] == 32
+
+
+TINY_GRPO = ["--d_model=32", "--num_layers=1", "--vocab=64", "--num_prompts=2", "--group_size=2",
+             "--prompt_len=4", "--new_tokens=4", "--warmup=1", "--repeats=1", "--peak_n=128"]
+
+
+def test_synthetic_reward_is_the_low_token_share():
+  tokens = jnp.array([[0, 15, 16, 63], [1, 2, 3, 4]])  # V = 64: ids < 16 count
+  mask = jnp.array([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+  np.testing.assert_allclose(grpo_iteration.synthetic_reward(tokens, mask, 64), [0.5, 1.0])
+
+
+def test_grpo_iteration_flops_of_w():
+  flops = grpo_iteration.iteration_flops(grpo_iteration.Workload())
+  cfg = grpo_iteration.Workload().model_config()
+  assert (cfg.d_model, cfg.num_heads, cfg.mlp_hidden, cfg.num_params()) == (256, 8, 704, 3475712)
+  explicit_update = 3 * 64 * sum(common.forward_flops_per_token(cfg, t + 1) for t in range(79))
+  assert flops["update"] == pytest.approx(explicit_update)
+  assert flops["total"] == pytest.approx(sum(v for k, v in flops.items() if k != "total"))
+  assert 135e9 < flops["total"] - flops["monitor"] < 145e9  # the issue's ~140 GFLOP
+
+
+def test_grpo_iteration(capsys):
+  grpo_iteration.main(TINY_GRPO)
+  out = capsys.readouterr().out
+  record = only_record(out, "grpo_iteration")
+  assert out.strip().splitlines()[-1].startswith("GRPO_STEP median_s=")
+  assert record["config"]["batch"] == 4 and len(record["times_s"]) == 1
+  for key in ("median_s", "floor_s", "rollout_s", "update_s", "compile_s"):
+    assert record[key] > 0, key
+  # old_logp are the sampler's log-probs: the update's first ratio is 1 (no recomputation drift).
+  assert record["metrics"]["approx_kl_old"] < 1e-6
+  assert record["metrics"]["ratio_mean"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_rl_step(capsys):
+  rl_step.main(["--d_model=32", "--num_layers=1", "--vocab=64", "--batch=4", "--group_size=2",
+                "--prompt_len=4", "--new_tokens=4", "--repeats=1", "--peak_n=128"])
+  record = only_record(capsys.readouterr().out, "rl_step")
+  assert [r["d_model"] for r in record["results"]] == [32]
+  for key in ("step_ms", "tokens_per_s", "fraction_of_peak", "monitor_ms", "grad_ms"):
+    assert record["results"][0][key] > 0, key
+
+
+def test_cost_growth_writes_table_json_and_png(capsys, tmp_path):
+  out = tmp_path / "growth.png"
+  cost_growth.main(["--d_model=32,64", "--group_size=2,4", "--base_d_model=32",
+                    "--base_group_size=2", "--num_prompts=2", "--prompt_len=4", "--new_tokens=4",
+                    "--num_layers=1", "--vocab=64", "--repeats=1", "--peak_n=128",
+                    f"--out={out}"])
+  record = only_record(capsys.readouterr().out, "cost_growth")
+  assert [(r["sweep"], r["d_model"], r["group_size"]) for r in record["results"]] == [
+      ("width", 32, 2), ("width", 64, 2), ("group", 32, 2), ("group", 32, 4)]
+  assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_memory_fsdp_on_fake_devices(capsys):
+  record = memory.main(["--d_model=32", "--num_layers=1", "--vocab=64", "--devices=8"])
+  assert only_record(capsys.readouterr().out, "memory") == record
+  assert record["machine"]["device_count"] == 8
+  row = record["results"][0]
+  assert row["bytes_per_device_fsdp8"] < row["bytes_1_device"]
+  assert row["ratio"] == pytest.approx(row["bytes_per_device_fsdp8"] / row["bytes_1_device"])

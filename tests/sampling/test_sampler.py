@@ -58,6 +58,22 @@ def test_cached_decoding_matches_full_forward(model_and_params, prompts, sampler
   chex.assert_shape([out.tokens, out.logprobs, out.mask], (len(PROMPTS), 12))
 
 
+@pytest.mark.parametrize("overrides", [dict(qkv_bias=True, tie_embeddings=True),
+                                       dict(num_kv_heads=1, rope_theta=500.0)],
+                         ids=["bias_tied", "mqa"])
+def test_decode_step_matches_full_forward_for_model_variants(prompts, overrides):
+  """The sampler's own decode step follows the model's options (biases, tied head, GQA/MQA)."""
+  cfg = tfm.TransformerConfig(**{**presets.get_preset("test"), **overrides})
+  model = tfm.Transformer(cfg)
+  x = jnp.zeros((1, 4), jnp.int32)
+  params = nn.meta.unbox(model.init(jax.random.key(1), x, x, x > -1)["params"])
+  params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(2), p.shape), params)
+  out = smp.Sampler(cfg, smp.SamplingConfig(temperature=1.0)).generate(
+      params, *prompts, 12, jax.random.key(4))
+  reference = full_forward_logprobs(model, params, *prompts, out)
+  np.testing.assert_allclose(out.logprobs, reference, atol=LOGPROB_ATOL)
+
+
 def test_greedy_is_deterministic_and_argmax(model_and_params, prompts, samplers):
   cfg, model, params = model_and_params
   a = samplers["greedy"].generate(params, *prompts, 12, jax.random.key(1))
