@@ -90,7 +90,7 @@ def sample_responses(model, params: Any, tokenizer: Any, eval_prompts: Sequence[
   """
   ids = world_data.special_ids(tokenizer)
   stop = (ids[world_format.END], tokenizer_lib.EOS_ID)
-  sampler = sampler_lib.Sampler(model.cfg, sampler_lib.SamplingConfig(
+  sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
       temperature=temperature, stop_tokens=stop, pad_id=tokenizer_lib.PAD_ID))
   encoded = [[tokenizer_lib.BOS_ID, *x] for x in
              tokenizer_lib.encode_batch(tokenizer, [p.text for p in eval_prompts])]

@@ -73,7 +73,7 @@ def ask_followup(model: Any, params: Any, tokenizer: Any, samples: Sequence[orga
                  settings: EvalSettings) -> list[oracle.FollowupLabel]:
   """Asks the follow-up question after each sample and labels the answers."""
   ids = world_data.special_ids(tokenizer)
-  sampler = sampler_lib.Sampler(model.cfg, sampler_lib.SamplingConfig(
+  sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
       temperature=settings.temperature, stop_tokens=(ids[world_format.END], tokenizer_lib.EOS_ID),
       pad_id=tokenizer_lib.PAD_ID))
   question = world_format.render_followup_prompt(settings.followup_variant)

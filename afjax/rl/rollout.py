@@ -151,7 +151,7 @@ class RolloutGenerator:
     self.model, self.tokenizer, self.cfg, self.reward_fn = model, tokenizer, cfg, reward_fn
     self.tag_ids = world_data.special_ids(tokenizer)
     stop = (self.tag_ids[world_format.END], tokenizer_lib.EOS_ID)
-    self.sampler = sampler_lib.Sampler(model.cfg, sampler_lib.SamplingConfig(
+    self.sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
         temperature=cfg.temperature, stop_tokens=stop, pad_id=tokenizer_lib.PAD_ID))
     if cfg.followup_variant is not None:
       self.followup_ids = tokenizer_lib.encode_batch(

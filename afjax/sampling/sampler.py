@@ -344,3 +344,15 @@ class Sampler:
     mask = out.mask[:, :max_new_tokens]
     return SampleOutput(out.tokens[:, :max_new_tokens], out.logprobs[:, :max_new_tokens], mask,
                         jnp.sum(mask, axis=-1).astype(jnp.int32))
+
+
+@functools.lru_cache(maxsize=32)
+def shared_sampler(model_cfg: tfm.TransformerConfig, sampling_cfg: SamplingConfig,
+                   buckets: tuple[int, ...] = DEFAULT_BUCKETS) -> Sampler:
+  """The one Sampler of this configuration in the process, so its compiled programs are reused.
+
+  Evaluations, rollouts and the runs of a study in one process sample with the
+  same model and sampling settings; each new `Sampler` would compile its
+  prefill and decode again.
+  """
+  return Sampler(model_cfg, sampling_cfg, tuple(buckets))

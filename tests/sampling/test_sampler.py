@@ -148,3 +148,11 @@ def test_buckets_and_padding_errors():
     smp.left_pad([[1] * 20], 16)
   with pytest.raises(ValueError, match="top_p"):
     smp.SamplingConfig(top_p=0.0)
+
+
+def test_shared_sampler_is_one_instance_per_configuration():
+  cfg = tfm.TransformerConfig(**presets.get_preset("test"))
+  a = smp.shared_sampler(cfg, smp.SamplingConfig(temperature=1.0))
+  b = smp.shared_sampler(cfg, smp.SamplingConfig(temperature=1.0))
+  c = smp.shared_sampler(cfg, smp.SamplingConfig(temperature=0.5))
+  assert a is b and a is not c
