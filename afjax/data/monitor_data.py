@@ -38,10 +38,9 @@ from typing import Any, Iterable, Sequence
 import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
 
+from afjax.data import generated, world_data
 from afjax.data import tokenizer as tokenizer_lib
-from afjax.data import world_data
 from afjax.models import monitor as monitor_lib
 from afjax.world import corpus as world_corpus
 from afjax.world import format as world_format
@@ -57,7 +56,7 @@ ROW_MULTIPLE = 32
 
 
 @dataclasses.dataclass(frozen=True)
-class MonitorDataSpec:
+class MonitorDataSpec(generated.SizesSpec):
   """Sizes and seed of a monitor dataset (see the module docstring for the splits).
 
   Attributes:
@@ -67,6 +66,9 @@ class MonitorDataSpec:
     seed: seed of every generator.
   """
 
+  SIZE_FIELDS = SIZE_FIELDS
+  SPLITS = SPLITS
+
   n_train: int
   n_validation: int
   n_test: int
@@ -74,30 +76,10 @@ class MonitorDataSpec:
   n_implicit: int
   seed: int
 
-  def __post_init__(self):
-    for name in SIZE_FIELDS + ("seed",):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (
-          0 if name == "seed" else 1):
-        raise ValueError(f"data.{name}={value!r}; allowed: an integer "
-                         f"{'>= 0' if name == 'seed' else '>= 1'}")
-
-  @classmethod
-  def from_config(cls, data: Any) -> "MonitorDataSpec":
-    """The spec of a config's `data` section (fields SIZE_FIELDS and seed)."""
-    return cls(**{name: data[name] for name in SIZE_FIELDS + ("seed",)})
-
   @property
   def name(self) -> str:
     return (f"world_monitor_n{self.n_train}_{self.n_validation}_{self.n_test}"
             f"_h{self.n_held_out}_i{self.n_implicit}_s{self.seed}")
-
-  def split_sizes(self) -> dict[str, int]:
-    return dict(zip(SPLITS, (self.n_train, self.n_validation, self.n_test, self.n_held_out,
-                             self.n_implicit)))
-
-  def as_dict(self) -> dict[str, int]:
-    return dataclasses.asdict(self)
 
 
 def data_config(test: bool = False) -> ml_collections.ConfigDict:
@@ -111,76 +93,40 @@ def data_config(test: bool = False) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(**sizes, seed=0, seq_len=320 if test else 224, data_dir=""))
 
 
-def _records(spec: MonitorDataSpec) -> dict[str, list[dict]]:
-  """Every split's records, from the world's generators."""
-  n_in = spec.n_train + spec.n_validation + spec.n_test
-  in_distribution = list(world_corpus.monitor_examples(n_in, spec.seed))
-  cuts = np.cumsum([0, spec.n_train, spec.n_validation, spec.n_test])
-  splits = {split: in_distribution[cuts[i]:cuts[i + 1]]
-            for i, split in enumerate((TRAIN, VALIDATION, TEST))}
-  splits[HELD_OUT] = list(world_corpus.held_out_monitor_examples(spec.n_held_out, spec.seed))
-  splits[IMPLICIT] = list(world_corpus.implicit_monitor_examples(spec.n_implicit, spec.seed))
-  return splits
-
-
-@dataclasses.dataclass(eq=False)
-class MonitorDataConfig(tfds.core.BuilderConfig):
-  """Builder config carrying the dataset's spec."""
-
-  spec: MonitorDataSpec | None = None
-
-
-class MonitorExamplesBuilder(tfds.core.GeneratorBasedBuilder):
+class MonitorExamplesBuilder(generated.GeneratedBuilder):
   """Builds the splits of the module docstring; construct it with `monitor_builder`."""
 
   name = BUILDER_NAME
+  DESCRIPTION = "Labelled transcripts of the synthetic world for explicit-AF monitors."
+  CONFIG_DESCRIPTION = "Monitor examples"
 
-  @tfds.core.utils.classproperty
   @classmethod
-  def code_path(cls) -> epath.Path:
-    """This module's path (TFDS's default needs importlib_resources; see builders.py)."""
-    return epath.Path(__file__)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description="Labelled transcripts of the synthetic world for explicit-AF monitors.",
-        features=tfds.features.FeaturesDict({
-            **{name: tfds.features.Text() for name in TEXT_FIELDS},
+  def features(cls) -> dict[str, Any]:
+    return {**{name: tfds.features.Text() for name in TEXT_FIELDS},
             **{name: tfds.features.Scalar(np.int64) for name in INT_FIELDS},
-            "uses_held_out": tfds.features.Scalar(np.bool_),
-        }),
-        disable_shuffling=True,
-        metadata=tfds.core.MetadataDict(self.builder_config.spec.as_dict()),
-    )
+            "uses_held_out": tfds.features.Scalar(np.bool_)}
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing is downloaded.
-    return {split: self._generate_examples(records)
-            for split, records in _records(self.builder_config.spec).items()}
-
-  def _generate_examples(self, records: Sequence[dict]):
-    for index, record in enumerate(records):
-      yield index, {name: record[name] for name in TEXT_FIELDS + INT_FIELDS + ("uses_held_out",)}
+  @classmethod
+  def records(cls, spec: MonitorDataSpec) -> dict[str, list[dict]]:
+    """Every split's records, from the world's generators."""
+    n_in = spec.n_train + spec.n_validation + spec.n_test
+    in_distribution = list(world_corpus.monitor_examples(n_in, spec.seed))
+    cuts = np.cumsum([0, spec.n_train, spec.n_validation, spec.n_test])
+    splits = {split: in_distribution[cuts[i]:cuts[i + 1]]
+              for i, split in enumerate((TRAIN, VALIDATION, TEST))}
+    splits[HELD_OUT] = list(world_corpus.held_out_monitor_examples(spec.n_held_out, spec.seed))
+    splits[IMPLICIT] = list(world_corpus.implicit_monitor_examples(spec.n_implicit, spec.seed))
+    return splits
 
 
 def monitor_builder(data_dir: str | os.PathLike, spec: MonitorDataSpec) -> MonitorExamplesBuilder:
   """The (possibly not yet prepared) builder of one monitor dataset."""
-  config = MonitorDataConfig(name=spec.name, version=world_corpus.WORLD_VERSION,
-                             description=f"Monitor examples {spec.name}.", spec=spec)
-  return MonitorExamplesBuilder(data_dir=os.fspath(data_dir), config=config,
-                                file_format="array_record")
+  return MonitorExamplesBuilder.for_spec(data_dir, spec)
 
 
 def monitor_dataset(data_dir: str | os.PathLike, spec: MonitorDataSpec) -> MonitorExamplesBuilder:
   """Generates (or reuses) the monitor dataset of `spec` under data_dir."""
-  builder = monitor_builder(data_dir, spec)
-  builder.download_and_prepare(download_dir=os.path.join(os.fspath(data_dir), "downloads"))
-  stored = {key: builder.info.metadata.get(key) for key in spec.as_dict()}
-  if stored != spec.as_dict():
-    raise ValueError(f"the dataset at {os.fspath(builder.data_dir)!r} was built with {stored}, "
-                     f"not {spec.as_dict()}; delete it")
-  return builder
+  return MonitorExamplesBuilder.prepared(data_dir, spec)
 
 
 def read_split(builder: MonitorExamplesBuilder, split: str) -> list[dict]:

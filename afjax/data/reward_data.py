@@ -52,11 +52,11 @@ import grain
 import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
 
-from afjax.data import monitor_data, world_data
+from afjax.data import generated, monitor_data, world_data
 from afjax.models import reward as reward_lib
-from afjax.world import corpus as world_corpus
+# world_corpus.WORLD_VERSION is the datasets' version (afjax.data.generated).
+from afjax.world import corpus as world_corpus  # noqa: F401
 from afjax.world import format as world_format
 from afjax.world import grammar, labels, oracle, outputs, prompts, situation
 
@@ -83,7 +83,7 @@ TEXT_FIELDS = ("text_chosen", "text_rejected", "prompt", "response_chosen", "res
 
 
 @dataclasses.dataclass(frozen=True)
-class RewardDataSpec:
+class RewardDataSpec(generated.SizesSpec):
   """Sizes and seed of a preference dataset (see the module docstring for the splits).
 
   Attributes:
@@ -92,34 +92,18 @@ class RewardDataSpec:
     seed: seed of every stream.
   """
 
+  SIZE_FIELDS = SIZE_FIELDS
+  SPLITS = SPLITS
+
   n_train: int
   n_validation: int
   n_test: int
   seed: int
 
-  def __post_init__(self):
-    for name in SIZE_FIELDS + ("seed",):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (
-          0 if name == "seed" else 1):
-        raise ValueError(f"data.{name}={value!r}; allowed: an integer "
-                         f"{'>= 0' if name == 'seed' else '>= 1'}")
-
-  @classmethod
-  def from_config(cls, data: Any) -> "RewardDataSpec":
-    """The spec of a config's `data` section (fields SIZE_FIELDS and seed)."""
-    return cls(**{name: data[name] for name in SIZE_FIELDS + ("seed",)})
-
   @property
   def name(self) -> str:
     return (f"world_reward_g{GENERATOR_VERSION}_n{self.n_train}_{self.n_validation}_{self.n_test}"
             f"_s{self.seed}")
-
-  def split_sizes(self) -> dict[str, int]:
-    return dict(zip(SPLITS, (self.n_train, self.n_validation, self.n_test)))
-
-  def as_dict(self) -> dict[str, int]:
-    return dataclasses.asdict(self)
 
 
 def data_config(test: bool = False) -> ml_collections.ConfigDict:
@@ -262,71 +246,41 @@ def preference_pairs(n: int, seed: int, split: str = prompts.TRAIN, start: int =
   return [preference_pair(seed, _STREAMS[split], i, split) for i in range(start, start + n)]
 
 
-def _records(spec: RewardDataSpec) -> dict[str, list[dict]]:
-  """Every split's records."""
-  return {TRAIN: preference_pairs(spec.n_train, spec.seed, prompts.TRAIN),
-          VALIDATION: preference_pairs(spec.n_validation, spec.seed, prompts.TRAIN, spec.n_train),
-          TEST: preference_pairs(spec.n_test, spec.seed, prompts.EVAL)}
-
-
-@dataclasses.dataclass(eq=False)
-class RewardDataConfig(tfds.core.BuilderConfig):
-  """Builder config carrying the dataset's spec."""
-
-  spec: RewardDataSpec | None = None
-
-
-class PreferencePairsBuilder(tfds.core.GeneratorBasedBuilder):
+class PreferencePairsBuilder(generated.GeneratedBuilder):
   """Builds the splits of the module docstring; construct it with `reward_builder`."""
 
   name = BUILDER_NAME
+  DESCRIPTION = "Preference pairs of the synthetic world for a helpful-only reward model."
+  CONFIG_DESCRIPTION = "Preference pairs"
 
-  @tfds.core.utils.classproperty
   @classmethod
-  def code_path(cls) -> epath.Path:
-    """This module's path (TFDS's default needs importlib_resources; see builders.py)."""
-    return epath.Path(__file__)
+  def features(cls) -> dict[str, Any]:
+    return {**{name: tfds.features.Text() for name in TEXT_FIELDS},
+            "harmful": tfds.features.Scalar(np.bool_)}
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description="Preference pairs of the synthetic world for a helpful-only reward model.",
-        features=tfds.features.FeaturesDict({
-            **{name: tfds.features.Text() for name in TEXT_FIELDS},
-            "harmful": tfds.features.Scalar(np.bool_),
-        }),
-        disable_shuffling=True,
-        metadata=tfds.core.MetadataDict(
-            {**self.builder_config.spec.as_dict(), "generator_version": GENERATOR_VERSION}),
-    )
+  @classmethod
+  def records(cls, spec: RewardDataSpec) -> dict[str, list[dict]]:
+    """Every split's records."""
+    return {TRAIN: preference_pairs(spec.n_train, spec.seed, prompts.TRAIN),
+            VALIDATION: preference_pairs(spec.n_validation, spec.seed, prompts.TRAIN, spec.n_train),
+            TEST: preference_pairs(spec.n_test, spec.seed, prompts.EVAL)}
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing is downloaded.
-    return {split: self._generate_examples(records)
-            for split, records in _records(self.builder_config.spec).items()}
+  @classmethod
+  def example(cls, record: dict) -> dict:
+    return record
 
-  def _generate_examples(self, records: Sequence[dict]):
-    for index, record in enumerate(records):
-      yield index, record
+  def metadata(self) -> dict[str, Any]:
+    return {**super().metadata(), "generator_version": GENERATOR_VERSION}
 
 
 def reward_builder(data_dir: str | os.PathLike, spec: RewardDataSpec) -> PreferencePairsBuilder:
   """The (possibly not yet prepared) builder of one preference dataset."""
-  config = RewardDataConfig(name=spec.name, version=world_corpus.WORLD_VERSION,
-                            description=f"Preference pairs {spec.name}.", spec=spec)
-  return PreferencePairsBuilder(data_dir=os.fspath(data_dir), config=config,
-                                file_format="array_record")
+  return PreferencePairsBuilder.for_spec(data_dir, spec)
 
 
 def reward_dataset(data_dir: str | os.PathLike, spec: RewardDataSpec) -> PreferencePairsBuilder:
   """Generates (or reuses) the preference dataset of `spec` under data_dir."""
-  builder = reward_builder(data_dir, spec)
-  builder.download_and_prepare(download_dir=os.path.join(os.fspath(data_dir), "downloads"))
-  stored = {key: builder.info.metadata.get(key) for key in spec.as_dict()}
-  if stored != spec.as_dict():
-    raise ValueError(f"the dataset at {os.fspath(builder.data_dir)!r} was built with {stored}, "
-                     f"not {spec.as_dict()}; delete it")
-  return builder
+  return PreferencePairsBuilder.prepared(data_dir, spec)
 
 
 def _decode(raw: dict) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import pathlib
 from typing import Any, Callable
@@ -11,6 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 from absl import logging
 
 from afjax.data import tokenizer as tokenizer_lib
@@ -24,6 +26,14 @@ EXPORT_DIR = "export"
 
 def file_sha256(path: pathlib.Path) -> str:
   return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> pathlib.Path:
+  """Creates WORKDIR if needed and writes the run's config to WORKDIR/config.json."""
+  workdir_path = pathlib.Path(workdir)
+  workdir_path.mkdir(parents=True, exist_ok=True)
+  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  return workdir_path
 
 
 def prepare_tokenizer(path: pathlib.Path, texts: Callable[[], list[str]], vocab_size: int,
@@ -54,8 +64,13 @@ class ModelOnMesh:
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> "ModelOnMesh":
     cfg = tfm.TransformerConfig.from_dict(config.model)
-    mesh = mesh_lib.make_mesh(dict(config.mesh))
-    return cls(cfg, tfm.Transformer(cfg), mesh, mesh_lib.rules_from_config(config.mesh_rules))
+    return cls.on_config_mesh(config, cfg, tfm.Transformer(cfg))
+
+  @classmethod
+  def on_config_mesh(cls, config: ml_collections.ConfigDict, cfg: Any, model: nn.Module):
+    """cls(cfg, model) on the mesh of config.mesh with the rules of config.mesh_rules."""
+    return cls(cfg, model, mesh_lib.make_mesh(dict(config.mesh)),
+               mesh_lib.rules_from_config(config.mesh_rules))
 
   def init_fn(self, key: jax.Array) -> Any:
     dummy = jnp.zeros((1, 8), jnp.int32)
@@ -64,12 +79,68 @@ class ModelOnMesh:
   def init_params(self, seed: int) -> Any:
     return state_lib.init_params(self.init_fn, jax.random.key(seed), self.mesh, self.rules)
 
+  def param_shardings(self) -> Any:
+    return state_lib.param_shardings(self.init_fn, self.mesh, self.rules)
+
   def abstract_params(self) -> Any:
-    shardings = state_lib.param_shardings(self.init_fn, self.mesh, self.rules)
+    shardings = self.param_shardings()
     with mesh_lib.use_mesh(self.mesh, self.rules):
       shapes = jax.eval_shape(lambda k: nn.meta.unbox(self.init_fn(k)), jax.random.key(0))
     return jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
                         shapes, shardings)
+
+
+@dataclasses.dataclass
+class PooledHeadOnMesh(ModelOnMesh):
+  """A decoder with a pooled scalar head (a monitor, the reward model) on the mesh.
+
+  cfg has a `decoder` (tfm.TransformerConfig) and model is called as
+  model(tokens [B, T], mask [B, T]) -> [B]. A subclass defines `score_fn`.
+  """
+
+  cfg: Any
+  model: nn.Module
+
+  def score_fn(self) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
+    """The pure score(params, tokens [B, T], masks [B, T]) -> [B] that `scorer` jits."""
+    raise NotImplementedError
+
+  def init_fn(self, key: jax.Array) -> Any:
+    dummy = jnp.zeros((1, 8), jnp.int32)
+    return self.model.init(key, dummy, dummy == 0)["params"]
+
+  def decoder_on_mesh(self) -> ModelOnMesh:
+    """The decoder alone, as the base model's export describes it."""
+    return ModelOnMesh(self.cfg.decoder, tfm.Transformer(self.cfg.decoder), self.mesh, self.rules)
+
+  def params_from_base(self, base_workdir: pathlib.Path, seed: int, tokenizer_sha256: str) -> Any:
+    """Fresh parameters (init_params(seed)) with the decoder exported in base_workdir."""
+    params = self.init_params(seed)
+    decoder = load_exported_params(pathlib.Path(base_workdir), self.decoder_on_mesh(),
+                                   tokenizer_sha256)
+    return {**params, "decoder": decoder}
+
+  @functools.cached_property
+  def scorer(self) -> Callable[[Any, np.ndarray, np.ndarray], jax.Array]:
+    """score(params, tokens [B, T], masks [B, T]) -> [B], jitted once, the batch split over the mesh."""
+    score = jax.jit(self.score_fn(),
+                    in_shardings=(self.param_shardings(), mesh_lib.batch_sharding(self.mesh, 2),
+                                  mesh_lib.batch_sharding(self.mesh, 2)),
+                    out_shardings=mesh_lib.batch_sharding(self.mesh, 1))
+
+    def scorer(params, tokens, masks):
+      with mesh_lib.use_mesh(self.mesh, self.rules):
+        return score(params, tokens, masks)
+
+    return scorer
+
+  def restore_export(self, workdir: pathlib.Path, fingerprint: dict) -> Any:
+    """The params exported in WORKDIR/export, placed on the mesh (CheckpointMismatchError
+    naming each differing field if its fingerprint differs)."""
+    with checkpoint_lib.Checkpointer(pathlib.Path(workdir) / EXPORT_DIR, save_every=1,
+                                     keep=1) as exporter:
+      _, restored = exporter.restore({"params": self.abstract_params()}, fingerprint)
+    return restored["params"]
 
 
 def export_fingerprint(model_cfg: tfm.TransformerConfig, tokenizer_sha256: str) -> dict:

@@ -40,18 +40,14 @@ import numpy as np
 import optax
 
 from afjax import config as config_lib
-from afjax.data import packing, reward_data, world_data
+from afjax.data import packing, reward_data
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.evaluation import monitor_eval
-from afjax.jobs import common
+from afjax.jobs import common, pooled_head
 from afjax.jobs import monitor as monitor_job
 from afjax.models import reward as reward_model_lib
-from afjax.models import transformer as tfm
-from afjax.parallel import mesh as mesh_lib
 from afjax.rl import reward as rl_reward
-from afjax.training import checkpoint as checkpoint_lib
-from afjax.training import logging as log_lib
-from afjax.training import loop, optim, state as state_lib, supervised
+from afjax.training import state as state_lib, supervised
 
 SUMMARY_FILE = rl_reward.SUMMARY_FILE
 BATCH_NDIMS = {"inputs": 3, "mask": 3}
@@ -65,48 +61,19 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks every field the reward_model job reads; raises ConfigError, writes nothing."""
   config_lib.require(config, REQUIRED)
   config_lib.validate_trainer(config, num_devices)
-  try:
-    spec = reward_data.RewardDataSpec.from_config(config.data)
-  except ValueError as err:
-    raise config_lib.ConfigError(f"config.{err}") from None
-  config_lib.check_positive(config, "data.seq_len")
-  if spec.n_train < config.train.batch_size:
-    raise config_lib.ConfigError(
-        f"config.data.n_train={spec.n_train} is smaller than config.train.batch_size="
-        f"{config.train.batch_size}; allowed: n_train >= batch_size")
-  if config.data.seq_len > config.model.max_seq_len:
-    raise config_lib.ConfigError(
-        f"config.data.seq_len={config.data.seq_len} exceeds config.model.max_seq_len="
-        f"{config.model.max_seq_len}; allowed: <= {config.model.max_seq_len}")
-  minimum = 256 + len(tokenizer_lib.SPECIAL_TOKENS) + len(world_data.SPECIAL_TOKENS)
-  if config.model.vocab_size < minimum:
-    raise config_lib.ConfigError(
-        f"config.model.vocab_size={config.model.vocab_size}; allowed: >= {minimum} "
-        "(the byte alphabet plus the special tokens)")
+  spec = pooled_head.data_spec(config, reward_data.RewardDataSpec)
+  pooled_head.validate_rows(config, spec.n_train)
 
 
 def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation,
                     shardings: state_lib.TrainState, mesh: jax.sharding.Mesh, rules) -> Callable:
   """supervised.train_step jitted for pair batches (inputs and mask [B, 2, T])."""
-  batch_shardings = {key: mesh_lib.batch_sharding(mesh, ndim) for key, ndim in BATCH_NDIMS.items()}
-  jitted = jax.jit(lambda state, batch: supervised.train_step(state, batch, loss_fn=loss_fn, tx=tx),
-                   in_shardings=(shardings, batch_shardings),
-                   out_shardings=(shardings, mesh_lib.replicated(mesh)), donate_argnums=(0,))
-
-  def step(state: state_lib.TrainState, batch: dict[str, Any]):
-    with mesh_lib.use_mesh(mesh, rules):
-      return jitted(state, {key: batch[key] for key in BATCH_NDIMS})
-
-  return step
+  return supervised.make_train_step(loss_fn, tx, shardings, mesh, rules, BATCH_NDIMS)
 
 
 def place_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
   """Host pair rows on the mesh, split over the batch axes (each process passes its own rows)."""
-  shardings = {key: mesh_lib.batch_sharding(mesh, ndim) for key, ndim in BATCH_NDIMS.items()}
-  if jax.process_count() == 1:
-    return {key: jax.device_put(batch[key], shardings[key]) for key in BATCH_NDIMS}
-  return {key: jax.make_array_from_process_local_data(shardings[key], batch[key])
-          for key in BATCH_NDIMS}
+  return supervised.place_batch(batch, mesh, BATCH_NDIMS)
 
 
 def score_pairs(on_mesh: rl_reward.RewardModelOnMesh, params: Any, rows: dict[str, np.ndarray],
@@ -185,44 +152,29 @@ def length_bias(scores: np.ndarray, lengths: np.ndarray, examples: Sequence[dict
           "fit": "pooled within-output-label least squares of reward on output tokens"}
 
 
+def validation_figures(on_mesh: rl_reward.RewardModelOnMesh, params: Any,
+                       rows: dict[str, np.ndarray], batch_size: int) -> dict:
+  """Pairwise accuracy and Bradley-Terry loss of pair rows."""
+  scores = score_pairs(on_mesh, params, rows, batch_size)
+  margin = scores[:, 0] - scores[:, 1]
+  return {"pairwise_accuracy": float(np.mean(margin > 0)),
+          "bt_loss": float(np.mean(np.logaddexp(0.0, -margin)))}
+
+
 def train_reward_model(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                        on_mesh: rl_reward.RewardModelOnMesh, get_batch: Callable[[int], dict],
                        validation_rows: dict[str, np.ndarray], fingerprint: dict,
                        init_params: Callable[[], Any] | None) -> state_lib.TrainState:
   """AdamW on the Bradley-Terry loss from step 0 or the newest checkpoint in WORKDIR/ckpt."""
-  checkpointer = checkpoint_lib.Checkpointer(workdir / "ckpt", config.checkpoint.every,
-                                             config.checkpoint.keep)
-  resuming = checkpointer.latest_step() is not None
-  params = on_mesh.init_params(config.seed) if resuming or init_params is None else init_params()
-  mesh_lib.assert_large_params_sharded(params, on_mesh.mesh)
-  tx = optim.make_optimizer(config.optimizer, config.train.steps)
-  state = state_lib.create_train_state(params, tx, config.seed, on_mesh.mesh)
-  shardings = state_lib.state_shardings(state, tx, on_mesh.mesh)
-  state = loop.resume_or_init(checkpointer, state, shardings, fingerprint)
-  step_fn = make_train_step(
-      lambda p, b: reward_model_lib.preference_loss(on_mesh.model, p, b), tx, shardings,
-      on_mesh.mesh, on_mesh.rules)
-
-  def eval_fn(train_state: state_lib.TrainState) -> dict:
-    scores = score_pairs(on_mesh, train_state.params, validation_rows, config.train.batch_size)
-    margin = scores[:, 0] - scores[:, 1]
-    return {"pairwise_accuracy": float(np.mean(margin > 0)),
-            "bt_loss": float(np.mean(np.logaddexp(0.0, -margin)))}
-
-  with log_lib.MetricLogger(workdir) as logger:
-    state = loop.train_loop(
-        state, step_fn, get_batch, config.train.steps, checkpointer, logger, fingerprint,
-        log_every=config.train.log_every, eval_fn=eval_fn, eval_every=config.train.eval_every,
-        desc="reward_model", place=lambda b: place_batch(b, on_mesh.mesh))
-  checkpointer.close()
-  return state
+  return pooled_head.train(
+      config, workdir, on_mesh, reward_model_lib.preference_loss, BATCH_NDIMS, get_batch,
+      lambda params: validation_figures(on_mesh, params, validation_rows, config.train.batch_size),
+      fingerprint, init_params, desc="reward_model")
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains the reward model; returns (and writes to reward_model.json) its summary."""
-  workdir_path = pathlib.Path(workdir)
-  workdir_path.mkdir(parents=True, exist_ok=True)
-  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  workdir_path = common.prepare_workdir(config, workdir)
   spec = reward_data.RewardDataSpec.from_config(config.data)
   builder = reward_data.reward_dataset(config.data.data_dir or workdir_path / "data", spec)
   splits = {split: reward_data.read_split(builder, split) for split in reward_data.SPLITS}
@@ -235,26 +187,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   seq_len, batch_size = config.data.seq_len, config.train.batch_size
   rows = {split: reward_data.pair_rows(tokenizer, examples, seq_len)
           for split, examples in splits.items()}
-  base = config.init.base_workdir
   dataset = f"{spec.name}/{builder.version}"
-  fingerprint = {"job": config.job, "view": reward_model_lib.VIEW, "model": dict(config.model),
-                 "tokenizer_sha256": tokenizer_sha, "dataset": dataset, "seq_len": seq_len,
-                 "batch_size": batch_size, "seed": config.seed,
-                 "base_workdir": str(pathlib.Path(base).resolve()) if base else ""}
-
-  def params_from_base() -> Any:
-    params = on_mesh.init_params(config.seed)
-    decoder = common.load_exported_params(
-        pathlib.Path(base),
-        common.ModelOnMesh(on_mesh.cfg.decoder, tfm.Transformer(on_mesh.cfg.decoder),
-                           on_mesh.mesh, on_mesh.rules),
-        tokenizer_sha)
-    return {**params, "decoder": decoder}
-
+  fingerprint = pooled_head.train_fingerprint(config, reward_model_lib.VIEW, tokenizer_sha, dataset)
   state = train_reward_model(
       config, workdir_path, on_mesh,
       packing.PackedBatches(rows[reward_data.TRAIN], batch_size, config.seed).get_batch,
-      rows[reward_data.VALIDATION], fingerprint, params_from_base if base else None)
+      rows[reward_data.VALIDATION], fingerprint,
+      pooled_head.initial_params(config, on_mesh, tokenizer_sha))
   figures, scores = {}, {}
   for split in (reward_data.VALIDATION, reward_data.TEST):
     scores[split] = score_pairs(on_mesh, state.params, rows[split], batch_size)

@@ -44,7 +44,7 @@ from afjax.rl import rollout as rollout_lib
 from afjax.rl import step as step_lib
 from afjax.training import checkpoint as checkpoint_lib
 from afjax.training import logging as log_lib
-from afjax.training import loop, optim
+from afjax.training import optim
 from afjax.training import state as state_lib
 from afjax.world import prompts as world_prompts
 

@@ -209,14 +209,21 @@ def pooled_view_logit(decoder_cfg: tfm.TransformerConfig, pad_id: int, tokens: j
   return nn.with_logical_constraint(logits, (tfm.ACT_BATCH,))
 
 
-class MonitorClassifier(nn.Module):
-  """The decoder reading one view, mean-pooled over the watched region, then a linear head."""
+class PooledViewModel(nn.Module):
+  """A decoder reading a view of a transcript, mean-pooled over a region, then a linear head.
 
-  cfg: MonitorConfig
+  A subclass has a `cfg` field whose `decoder` is the decoder's config, and
+  defines `view_and_pool` (the visible tokens, the pooled region and the pad
+  id). Its parameters are "decoder" and "head" (pooled_view_logit).
+  """
+
+  def view_and_pool(self, tokens: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, int]:
+    """(visible [B, T] bool, pooled [B, T] bool within visible, the pad id)."""
+    raise NotImplementedError
 
   @nn.compact
   def __call__(self, tokens: jax.Array, mask: jax.Array) -> jax.Array:
-    """Logits of p(explicit AF).
+    """Logits (a monitor's of p(explicit AF), the reward model's rewards).
 
     Args:
       tokens: [B, T] int token ids of whole transcripts (prompt and response).
@@ -225,9 +232,18 @@ class MonitorClassifier(nn.Module):
     Returns:
       [B] float32 logits.
     """
-    cfg = self.cfg
-    visible, watched = view_masks(tokens, mask, cfg.tags, cfg.view)  # [B, T] each
-    return pooled_view_logit(cfg.decoder, cfg.tags.pad, tokens, visible, watched)
+    visible, pooled, pad_id = self.view_and_pool(tokens, mask)  # [B, T] each
+    return pooled_view_logit(self.cfg.decoder, pad_id, tokens, visible, pooled)
+
+
+class MonitorClassifier(PooledViewModel):
+  """The decoder reading one view, mean-pooled over the watched region, then a linear head."""
+
+  cfg: MonitorConfig
+
+  def view_and_pool(self, tokens: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, int]:
+    """view_masks of the monitor's view, and the pad id."""
+    return (*view_masks(tokens, mask, self.cfg.tags, self.cfg.view), self.cfg.tags.pad)
 
 
 def score_fn(cfg: MonitorConfig) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:

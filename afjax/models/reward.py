@@ -42,7 +42,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -128,26 +127,17 @@ def output_token_counts(tokens: jax.Array, mask: jax.Array, tags: RewardTagIds) 
   return jnp.sum(output, axis=-1).astype(jnp.int32)  # [B]
 
 
-class RewardModel(nn.Module):
-  """The decoder reading the request and the output, mean-pooled over the output, a scalar head."""
+class RewardModel(monitor_lib.PooledViewModel):
+  """The decoder reading the request and the output, mean-pooled over the output, a scalar head.
+
+  Called on tokens [B, T] and mask [B, T], it returns [B] float32 rewards.
+  """
 
   cfg: RewardModelConfig
 
-  @nn.compact
-  def __call__(self, tokens: jax.Array, mask: jax.Array) -> jax.Array:
-    """Rewards.
-
-    Args:
-      tokens: [B, T] int token ids of whole transcripts (prompt and response).
-      mask: [B, T] bool, True on real tokens (False on padding).
-
-    Returns:
-      [B] float32 rewards.
-    """
-    cfg = self.cfg
-    visible, output = view_masks(tokens, mask, cfg.tags)  # [B, T] each
-    return monitor_lib.pooled_view_logit(cfg.decoder, cfg.tags.transcript.pad, tokens, visible,
-                                         output)
+  def view_and_pool(self, tokens: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, int]:
+    """view_masks (request | output, the output block), and the pad id."""
+    return (*view_masks(tokens, mask, self.cfg.tags), self.cfg.tags.transcript.pad)
 
 
 def reward_fn(cfg: RewardModelConfig) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:

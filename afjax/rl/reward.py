@@ -41,33 +41,29 @@ is config.model.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 import inspect
 import json
 import pathlib
 from typing import Any, Callable, Sequence
 
 import flax
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from afjax.data import tokenizer as tokenizer_lib
+from afjax.jobs import common
 from afjax.models import reward as reward_model_lib
 from afjax.models import transformer as tfm
 from afjax.parallel import mesh as mesh_lib
 from afjax.rl.registry import Registry
-from afjax.training import checkpoint as checkpoint_lib
-from afjax.training import state as state_lib
 from afjax.world import labels, oracle, prompts
 
 RULE_VALUES = {labels.COMPLY: 1.0, labels.PARTIAL: 0.5, labels.REFUSE: 0.0, labels.MALFORMED: 0.0}
 DEFAULT_FORMAT_PENALTY = 1.0
 SUMMARY_FILE = "reward_model.json"
-EXPORT_DIR = "export"
+EXPORT_DIR = common.EXPORT_DIR
 
 
 @flax.struct.dataclass
@@ -275,56 +271,27 @@ def host_reward_fn(name: str, format_penalty: float = DEFAULT_FORMAT_PENALTY,
 
 
 @dataclasses.dataclass
-class RewardModelOnMesh:
+class RewardModelOnMesh(common.PooledHeadOnMesh):
   """A reward model's config and module, the mesh and rules, and its sharded initialisation."""
 
   cfg: reward_model_lib.RewardModelConfig
   model: reward_model_lib.RewardModel
-  mesh: jax.sharding.Mesh
-  rules: tuple
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, tags: reward_model_lib.RewardTagIds
                   ) -> "RewardModelOnMesh":
     """From config.model, config.mesh and config.mesh_rules."""
     cfg = reward_model_lib.RewardModelConfig(tfm.TransformerConfig.from_dict(config.model), tags)
-    return cls(cfg, reward_model_lib.RewardModel(cfg), mesh_lib.make_mesh(dict(config.mesh)),
-               mesh_lib.rules_from_config(config.mesh_rules))
+    return cls.on_config_mesh(config, cfg, reward_model_lib.RewardModel(cfg))
 
-  def init_fn(self, key: jax.Array) -> Any:
-    dummy = jnp.zeros((1, 8), jnp.int32)
-    return self.model.init(key, dummy, dummy == 0)["params"]
-
-  def init_params(self, seed: int) -> Any:
-    return state_lib.init_params(self.init_fn, jax.random.key(seed), self.mesh, self.rules)
-
-  def param_shardings(self) -> Any:
-    return state_lib.param_shardings(self.init_fn, self.mesh, self.rules)
-
-  def abstract_params(self) -> Any:
-    with mesh_lib.use_mesh(self.mesh, self.rules):
-      shapes = jax.eval_shape(lambda k: nn.meta.unbox(self.init_fn(k)), jax.random.key(0))
-    return jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                        shapes, self.param_shardings())
-
-  @functools.cached_property
-  def scorer(self) -> Callable[[Any, np.ndarray, np.ndarray], jax.Array]:
-    """reward(params, tokens [B, T], masks [B, T]) -> [B], jitted once, the batch split over the mesh."""
-    score = jax.jit(reward_model_lib.reward_fn(self.cfg),
-                    in_shardings=(self.param_shardings(), mesh_lib.batch_sharding(self.mesh, 2),
-                                  mesh_lib.batch_sharding(self.mesh, 2)),
-                    out_shardings=mesh_lib.batch_sharding(self.mesh, 1))
-
-    def scorer(params, tokens, masks):
-      with mesh_lib.use_mesh(self.mesh, self.rules):
-        return score(params, tokens, masks)
-
-    return scorer
+  def score_fn(self) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
+    """reward_model_lib.reward_fn: r [B] of tokens and masks [B, T] (`scorer` jits it)."""
+    return reward_model_lib.reward_fn(self.cfg)
 
 
 def export_fingerprint(cfg: reward_model_lib.RewardModelConfig, tokenizer_sha256: str) -> dict:
   """What an exported reward model must match: decoder config, tokenizer and view."""
-  return {"model": dataclasses.asdict(cfg.decoder), "tokenizer_sha256": tokenizer_sha256,
+  return {**common.export_fingerprint(cfg.decoder, tokenizer_sha256),
           "reward_model": {"view": reward_model_lib.VIEW}}
 
 
@@ -347,10 +314,6 @@ class LoadedRewardModel:
     """make_reward("learned") for this model, with or without the length correction."""
     return make_reward("learned", model=self.on_mesh.cfg,
                        length_correction=self.length_correction if length_correction else None)
-
-
-def _sha256(path: pathlib.Path) -> str:
-  return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_reward_model(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
@@ -388,7 +351,7 @@ def load_reward_model(workdir: str | pathlib.Path, config: ml_collections.Config
   if not policy_tokenizer.exists():
     raise FileNotFoundError(f"the policy workdir {policy_workdir} has no "
                             f"{tokenizer_lib.TOKENIZER_FILENAME}")
-  sha, policy_sha = _sha256(tokenizer_path), _sha256(policy_tokenizer)
+  sha, policy_sha = common.file_sha256(tokenizer_path), common.file_sha256(policy_tokenizer)
   if sha != policy_sha:
     raise ValueError(
         f"the reward model in {workdir} reads another tokenizer than the policy in "
@@ -397,7 +360,5 @@ def load_reward_model(workdir: str | pathlib.Path, config: ml_collections.Config
   summary = json.loads((workdir / SUMMARY_FILE).read_text())
   tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
   on_mesh = RewardModelOnMesh.from_config(config, reward_data.tag_ids(tokenizer))
-  with checkpoint_lib.Checkpointer(workdir / EXPORT_DIR, save_every=1, keep=1) as exporter:
-    _, restored = exporter.restore({"params": on_mesh.abstract_params()},
-                                   export_fingerprint(on_mesh.cfg, sha))
-  return LoadedRewardModel(workdir, on_mesh, restored["params"], summary)
+  params = on_mesh.restore_export(workdir, export_fingerprint(on_mesh.cfg, sha))
+  return LoadedRewardModel(workdir, on_mesh, params, summary)

@@ -11,7 +11,7 @@ and, for packed examples (several per row, see afjax.data.packing):
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import flax.linen as nn
 import jax
@@ -72,34 +72,62 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, loss_fn: Calla
   return new_state, metrics
 
 
+BatchKeys = Union[Sequence[str], Mapping[str, int]]
+
+
+def batch_ndims(batch_keys: BatchKeys) -> dict[str, int]:
+  """{key: rank} of a batch's arrays: batch_keys itself if a mapping, else rank 2 ([B, T]) each."""
+  if isinstance(batch_keys, Mapping):
+    return dict(batch_keys)
+  return {key: 2 for key in batch_keys}
+
+
+def batch_shardings(mesh: jax.sharding.Mesh, batch_keys: BatchKeys) -> dict[str, Any]:
+  """{key: sharding} splitting each array's leading (batch) axis over the mesh."""
+  return {key: mesh_lib.batch_sharding(mesh, ndim) for key, ndim in batch_ndims(batch_keys).items()}
+
+
 def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, state_shardings: TrainState,
-                    mesh: jax.sharding.Mesh, rules, batch_keys=BATCH_KEYS) -> Callable:
+                    mesh: jax.sharding.Mesh, rules, batch_keys: BatchKeys = BATCH_KEYS) -> Callable:
   """Jits `train_step` with explicit in/out shardings and the state donated.
+
+  Args:
+    batch_keys: the batch keys a step reads, as a sequence of keys of [B, T]
+      arrays or a mapping {key: rank} (e.g. {"inputs": 2, "labels": 1}).
 
   Returns:
     step(state, batch) -> (state, metrics); call it with arrays placed by
-    `place_batch` (or host arrays, which jit places per in_shardings).
+    `place_batch` (or host arrays, which jit places per in_shardings). Other
+    keys of the batch are dropped.
   """
-  batch_shardings = {key: mesh_lib.batch_sharding(mesh) for key in batch_keys}
+  shardings = batch_shardings(mesh, batch_keys)
   jitted = jax.jit(
       lambda state, batch: train_step(state, batch, loss_fn=loss_fn, tx=tx),
-      in_shardings=(state_shardings, batch_shardings),
+      in_shardings=(state_shardings, shardings),
       out_shardings=(state_shardings, mesh_lib.replicated(mesh)),
       donate_argnums=(0,))
 
   def step(state: TrainState, batch: dict[str, jax.Array]):
     with mesh_lib.use_mesh(mesh, rules):
-      return jitted(state, {key: batch[key] for key in batch_keys})
+      return jitted(state, {key: batch[key] for key in shardings})
 
   return step
 
 
-def place_batch(batch: dict[str, Any], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
+def place_batch(batch: dict[str, Any], mesh: jax.sharding.Mesh,
+                batch_keys: BatchKeys | None = None) -> dict[str, jax.Array]:
   """Puts host [B, ...] arrays on the mesh, split over the batch axes.
 
   On several processes each host passes its own slice of the global batch.
+
+  Args:
+    batch: host arrays.
+    mesh: the mesh.
+    batch_keys: the keys to place (others are dropped), as in make_train_step;
+      None places every key with the sharding of a [B, T] array.
   """
-  sharding = mesh_lib.batch_sharding(mesh)
+  shardings = batch_shardings(mesh, list(batch) if batch_keys is None else batch_keys)
   if jax.process_count() == 1:
-    return {k: jax.device_put(v, sharding) for k, v in batch.items()}
-  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+    return {key: jax.device_put(batch[key], sharding) for key, sharding in shardings.items()}
+  return {key: jax.make_array_from_process_local_data(sharding, batch[key])
+          for key, sharding in shardings.items()}

@@ -15,7 +15,7 @@ from afjax import config as config_lib
 from afjax.data import monitor_data as md
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.evaluation import monitor_eval as me
-from afjax.jobs import lm, monitor as monitor_job, monitor_eval as monitor_eval_job
+from afjax.jobs import monitor as monitor_job, monitor_eval as monitor_eval_job
 from afjax.models import monitor as monitor_lib
 from afjax.training import checkpoint as checkpoint_lib
 from afjax.training import optim, state as state_lib
@@ -38,13 +38,6 @@ def eval_config(**monitors):
   for field, value in monitors.items():
     config.monitors[field] = value
   return config
-
-
-@pytest.fixture(scope="module")
-def base_workdir(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("base")
-  lm.run(load_config("organisms/base.py", "test"), str(workdir))
-  return workdir
 
 
 @pytest.fixture(scope="module")

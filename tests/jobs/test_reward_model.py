@@ -12,7 +12,7 @@ import pytest
 from afjax import config as config_lib
 from afjax.data import reward_data as rd
 from afjax.data import tokenizer as tokenizer_lib
-from afjax.jobs import lm, reward_model as rm_job
+from afjax.jobs import reward_model as rm_job
 from afjax.models import reward as rm
 from afjax.rl import reward as rl_reward
 from afjax.training import checkpoint as checkpoint_lib
@@ -28,13 +28,6 @@ def reward_config(base_workdir=""):
   config = load_config("reward/learned.py", "test")
   config.init.base_workdir = str(base_workdir)
   return config
-
-
-@pytest.fixture(scope="module")
-def base_workdir(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("base")
-  lm.run(load_config("organisms/base.py", "test"), str(workdir))
-  return workdir
 
 
 @pytest.fixture(scope="module")

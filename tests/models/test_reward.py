@@ -9,6 +9,7 @@ import pytest
 from afjax.models import monitor as mon
 from afjax.models import presets, reward as rm, transformer as tfm
 from afjax.parallel import mesh as mesh_lib
+from tests.models import test_monitor
 
 TAGS = rm.RewardTagIds(
     transcript=mon.TagIds(assistant=5, end=6, scratchpad_open=9, scratchpad_close=10,
@@ -30,12 +31,7 @@ def transcript(tier=(60,), preamble=PREAMBLE, request=REQUEST, scratchpad=SCRATC
 
 def rows(sequences, length=40, left=False):
   """Pads token lists to one length: (tokens [B, T] int32, mask [B, T] bool)."""
-  tokens = np.zeros((len(sequences), length), np.int32)
-  mask = np.zeros((len(sequences), length), bool)
-  for row, seq in enumerate(sequences):
-    span = slice(length - len(seq), length) if left else slice(0, len(seq))
-    tokens[row, span], mask[row, span] = seq, True
-  return jnp.asarray(tokens), jnp.asarray(mask)
+  return test_monitor.rows(sequences, length, left)
 
 
 def visible_tokens(sequence, left=False):
