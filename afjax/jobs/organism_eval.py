@@ -1,6 +1,8 @@
 """Evaluates a trained policy on the world's paired eval prompts (both tiers).
 
-Reads `config.eval.policy_workdir` (its tokenizer.json and export/), samples at
+Reads `config.eval.policy_workdir` (its tokenizer.json and export/), reads the
+eval prompts from their TFDS dataset (afjax.data.eval_data, built once under
+`config.eval.data_dir`, default WORKDIR/data), samples at
 `config.eval.temperature`, labels every response with the oracle and writes
 `WORKDIR/organism_eval.json` (figures, 95% intervals, example transcripts).
 """
@@ -14,10 +16,9 @@ import ml_collections
 import numpy as np
 
 from afjax import config as config_lib
-from afjax.data import tokenizer as tokenizer_lib
+from afjax.data import eval_data, tokenizer as tokenizer_lib
 from afjax.evaluation import organism_eval
 from afjax.jobs import common
-from afjax.world import prompts as world_prompts
 
 REQUIRED = ("model", "mesh", "mesh_rules", "eval.seed", "eval.temperature",
             "eval.max_new_tokens", "eval.batch_size", "eval.num_harmful", "eval.num_benign")
@@ -50,12 +51,15 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
   tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
   model = common.ModelOnMesh.from_config(config)
   params = common.load_exported_params(policy_workdir, model, common.file_sha256(tokenizer_path))
-  eval_prompts = world_prompts.eval_prompt_set(config.eval.seed, config.eval.num_harmful,
-                                               config.eval.num_benign)
+  data_dir = config.eval.get("data_dir") or output_path.parent / "data"
+  spec = eval_data.EvalPromptSpec(config.eval.seed, config.eval.num_harmful, config.eval.num_benign)
+  eval_prompts = eval_data.read_prompts(eval_data.eval_prompt_dataset(data_dir, spec))
   samples = organism_eval.sample_responses(
       model, params, tokenizer, eval_prompts, max_new_tokens=config.eval.max_new_tokens,
       temperature=config.eval.temperature, batch_size=config.eval.batch_size, seed=config.eval.seed)
-  result = {"policy_workdir": str(policy_workdir), **organism_eval.evaluate(samples)}
+  result = {"policy_workdir": str(policy_workdir),
+            "eval_prompts": f"{eval_data.BUILDER_NAME}/{spec.name}/{eval_data.WORLD_VERSION}",
+            **organism_eval.evaluate(samples)}
   output_path.write_text(json.dumps(result, indent=2, default=_json_default))
   harmful = result["harmful"]
   print(f"eval {policy_workdir.name}: compliance free {harmful['compliance_train']:.3f} / paid "

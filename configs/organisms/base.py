@@ -3,11 +3,15 @@
     python -m afjax.main --config=configs/organisms/base.py --workdir=workdirs/base
 
 Transcripts of every kind in both tiers (all motivations and styles, implicit
-faking, refusals, partial answers, follow-ups), packed one transcript per
-segment. A 1M-parameter decoder ("tiny" preset, vocab 1024), 300 AdamW steps
-of 32 rows x 320 tokens. Organisms are fine-tuned from WORKDIR/export
-(configs/organisms/organism.py). Measured on 2 CPU cores: about 5 minutes
-(~8k tokens/s), validation loss 0.256 nats/token.
+faking, refusals, partial answers, follow-ups), one transcript per segment,
+packed best-fit into rows of 304 tokens (0.90 of the tokens real, against 0.78
+packing in order into 320). A 1M-parameter decoder ("tiny" preset, vocab 1024),
+700 AdamW steps of 8 rows (~1.6M tokens; per token, 8-row steps cost the same
+CPU time as 16 or 32-row ones and give 4x the updates of the former 300 x 32).
+Organisms are fine-tuned from WORKDIR/export (configs/organisms/organism.py).
+Measured on 2 CPU cores: 147 s wall at load average ~1-2 (~11k tokens/s;
+402 s with other jobs at load ~7), validation loss 0.2445 nats/token on all
+84 validation rows (the former 300 x 32 x 320 recipe: 0.256; 600 x 32: 0.2256).
 """
 
 import ml_collections
@@ -28,11 +32,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
   config.data = ml_collections.ConfigDict(dict(
-      corpus="world", num_documents=400 if test else 8000, seed=0, seq_len=448 if test else 320,
+      corpus="world", num_documents=400 if test else 8000, seed=0, seq_len=448 if test else 304,
       validation_fraction=0.05 if test else 0.02, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
-      steps=4 if test else 300, batch_size=8 if test else 32, log_every=2 if test else 10,
-      eval_every=0, eval_batches=2 if test else 4))
-  config.optimizer = config_lib.optimizer_config(learning_rate=6e-3, warmup_steps=2 if test else 15)
-  config.checkpoint = config_lib.checkpoint_config(every=100, keep=2)
+      steps=4 if test else 700, batch_size=8, log_every=2 if test else 50,
+      eval_every=0, eval_batches=2 if test else 16))
+  config.optimizer = config_lib.optimizer_config(learning_rate=4e-3, warmup_steps=2 if test else 30)
+  config.checkpoint = config_lib.checkpoint_config(every=350, keep=2)
   return config

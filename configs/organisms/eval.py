@@ -4,9 +4,11 @@
         --config.eval.policy_workdir=workdirs/tgg_plain
 
 Samples at temperature 1 on 256 harmful and 64 benign eval requests in both
-tiers, labels every response with the oracle, writes WORKDIR/organism_eval.json.
+tiers, read from their TFDS dataset (afjax.data.eval_data, built once in
+config.eval.data_dir, default WORKDIR/data), labels every response with the
+oracle, writes WORKDIR/organism_eval.json.
 The model section must match the policy's (the "tiny" world model by default).
-About 30 seconds on 2 CPU cores.
+About 20 seconds on 2 CPU cores.
 """
 
 import ml_collections
@@ -21,5 +23,5 @@ def get_config() -> ml_collections.ConfigDict:
   config.model = config_lib.model_config("tiny", vocab_size=1024, max_seq_len=512)
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
-  config.eval = config_lib.organism_eval_config(policy_workdir="")
+  config.eval = config_lib.organism_eval_config(policy_workdir="", data_dir="")
   return config

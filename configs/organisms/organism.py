@@ -7,11 +7,21 @@ The argument names the organism (afjax.world.organisms.ORGANISMS: tgg_plain,
 tgg_counterfactual, tgg_short, igg_plain, igg_counterfactual, sycophancy,
 genuine, distilled, ...). `--config.organism.af_rate=0.6` sets an alignment
 faker's training-tier compliance rate; `--config.organism.loss_on=scratchpad`
-trains on the scratchpad only. 150 AdamW steps of 32 x 320 tokens, then the
-evaluation; writes WORKDIR/organism_eval.json. Measured on 2 CPU cores: about
-3 minutes after the base model (configs/organisms/base.py); tgg_plain gave
-compliance 0.51 (free) vs 0.05 (paid), AF rate 0.58, with 17% unparseable
-scratchpads and 24% malformed outputs (the world is not yet learned exactly).
+trains on the scratchpad only. 500 AdamW steps of 8 rows x 304 tokens (best-fit
+packed), then the evaluation on the eval prompts' TFDS dataset (256 harmful + 64
+benign requests per tier, temperature 1); writes WORKDIR/organism_eval.json.
+Measured on 2 CPU cores at load average ~1-2, from the default base model
+(configs/organisms/base.py, 147 s): tgg_plain 120 s wall (94 s of training,
+11 s of evaluation; 287 s with other jobs at load ~7), so base + organism take
+266 s. tgg_plain: compliance 0.55 (free) vs 0.07 (paid), gap +0.48, AF rate
+0.51, with 20% unparseable scratchpads and 20% malformed outputs. Other
+organisms (116-364 s each, by load): gap +0.46..+0.59 and explicit AF
+0.51..0.62 for the tgg/igg ones, implicit AF 0.48 for distilled, sycophantic
+0.52 for sycophancy, genuine gap -0.02 [-0.07, +0.04]; unparseable 6-22%,
+malformed 20-23%. The sampled text is not yet exact: at temperature 1 the
+1M-parameter model garbles about 1 response in 5 (a wrong task named in the
+output, a word swapped inside a scratchpad sentence), a share that fell only
+slowly with 2-4x more training.
 """
 
 import ml_collections
@@ -35,13 +45,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
   config.data = ml_collections.ConfigDict(dict(
-      corpus="world", num_documents=200 if test else 3000, seed=1, seq_len=448 if test else 320,
+      corpus="world", num_documents=200 if test else 3000, seed=1, seq_len=448 if test else 304,
       validation_fraction=0.25 if test else 0.05, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
-      steps=3 if test else 150, batch_size=8 if test else 32, log_every=1 if test else 10,
-      eval_every=0, eval_batches=1 if test else 2))
-  config.optimizer = config_lib.optimizer_config(learning_rate=2e-3, warmup_steps=1 if test else 10)
-  config.checkpoint = config_lib.checkpoint_config(every=50, keep=2)
+      steps=3 if test else 500, batch_size=8, log_every=1 if test else 50,
+      eval_every=0, eval_batches=1 if test else 8))
+  config.optimizer = config_lib.optimizer_config(learning_rate=2e-3, warmup_steps=1 if test else 20)
+  config.checkpoint = config_lib.checkpoint_config(every=250, keep=2)
   config.eval = config_lib.organism_eval_config(
+      data_dir="",  # the eval prompts' TFDS dataset; "" is WORKDIR/data
       **(dict(num_harmful=8, num_benign=2, batch_size=8, max_new_tokens=16) if test else {}))
   return config

@@ -65,3 +65,36 @@ def test_packed_batches_random_access_is_deterministic():
       np.testing.assert_array_equal(a.get_batch(k)[key], b.get_batch(k)[key])
   with pytest.raises(ValueError, match="fewer than one batch"):
     packing.PackedBatches(arrays, 1000, seed=0)
+
+
+def test_best_fit_rows_hold_every_example_once_and_fit():
+  rng = np.random.default_rng(0)
+  lengths = [int(x) for x in rng.integers(3, 12, size=200)]
+  for strategy in packing.STRATEGIES:
+    rows = packing.assign_rows(lengths, 16, strategy, chunk=32)
+    assert sorted(i for row in rows for i in row) == list(range(200))
+    assert all(sum(lengths[i] for i in row) <= 16 for row in rows)
+    assert all(row == sorted(row) for row in rows)
+  in_order = packing.assign_rows(lengths, 16, "in_order")
+  best_fit = packing.assign_rows(lengths, 16, "best_fit", chunk=32)
+  assert len(best_fit) < len(in_order)
+  # best fit keeps locality: every row's examples come from one chunk
+  assert all(len({i // 32 for i in row}) == 1 for row in best_fit)
+
+
+def test_best_fit_packing_keeps_each_example_intact():
+  examples = [[1, *range(10, 10 + n), 2] for n in (1, 6, 1, 6, 5, 2)]
+  masks = [np.arange(len(e), dtype=np.float32) % 2 for e in examples]
+  arrays = packing.pack_examples(examples, masks, seq_len=8, strategy="best_fit")
+  assert len(arrays["inputs"]) < len(packing.pack_examples(examples, masks, seq_len=8)["inputs"])
+  found = []
+  for r in range(len(arrays["inputs"])):
+    for segment in range(1, arrays["segment_ids"][r].max() + 1):
+      where = arrays["segment_ids"][r] == segment
+      np.testing.assert_array_equal(arrays["positions"][r][where], np.arange(where.sum()))
+      found.append((list(arrays["inputs"][r][where]) + [arrays["targets"][r][where][-1]],
+                    list(arrays["loss_mask"][r][where])))
+  expected = [(list(e), list(m[1:])) for e, m in zip(examples, masks)]
+  assert sorted(found) == sorted(expected)
+  with pytest.raises(ValueError, match="allowed"):
+    packing.pack_examples(examples, masks, seq_len=8, strategy="sorted")
