@@ -286,7 +286,7 @@ def study_config(organisms: tuple[str, ...], arms: tuple[str, ...], seeds: tuple
   config.distributed = False
   config.study = ml_collections.ConfigDict(dict(
       organisms=tuple(organisms), arms=tuple(arms), seeds=tuple(seeds), test=test,
-      reward="rule", stages="all", shard_index=0, num_shards=1))
+      reward="rule", stages="all", shard_index=0, num_shards=1, parallel_runs=1))
   config.study.overrides = ml_collections.ConfigDict(
       {stage: {} for stage in ("base", "organism", "monitor", "monitor_eval", "reward_model",
                                "rl")})

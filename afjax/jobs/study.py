@@ -22,6 +22,9 @@ Spreading a study over processes or hosts (`study.stages`):
            (needs the shared stages finished, e.g. on a shared filesystem);
   report   results.json / report.md / plots from every finished RL run;
   all      everything in order (the default).
+
+With `study.parallel_runs = P > 1` the RL runs (of this shard) go as P
+concurrent `python -m afjax.main` processes, each logging to its run.log.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import dataclasses
 import importlib.util
 import json
 import pathlib
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -173,7 +178,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   config_lib.require(config, ("study.organisms", "study.arms", "study.seeds", "study.test",
                               "study.reward",
                               "study.stages", "study.shard_index", "study.num_shards",
-                              "study.overrides"))
+                              "study.parallel_runs", "study.overrides"))
+  config_lib.check_positive(config, "study.parallel_runs")
   config_lib.check_choice(config, "study.stages", STAGE_SETS)
   config_lib.check_choice(config, "study.reward", ("rule", "learned"))
   for field in ("organisms", "arms", "seeds"):
@@ -219,6 +225,61 @@ def run_stage(stage: Stage, index: int, total: int) -> float:
   return seconds
 
 
+def stage_command(stage: Stage) -> list[str]:
+  """The `python -m afjax.main ...` command that runs `stage` on its own."""
+  path, sep, arg = stage.config.partition(":")
+  config_file = pathlib.Path(path) if pathlib.Path(path).exists() else CONFIGS_ROOT / path
+  overrides = [f"--config.{key}={_cli_value(value)}" for key, value in stage.overrides]
+  return [sys.executable, "-m", "afjax.main", f"--config={config_file}{sep}{arg}",
+          f"--workdir={stage.workdir}", *overrides]
+
+
+def _cli_value(value: Any) -> str:
+  """A value as ml_collections' --config.x= parser reads it (strings as they are, else repr)."""
+  if isinstance(value, str):
+    return value
+  return repr(tuple(value)) if isinstance(value, list) else repr(value)
+
+
+def run_stages_in_parallel(stages: list[Stage], processes: int, first_index: int,
+                           total: int) -> None:
+  """Runs stages as up to `processes` concurrent `afjax.main` subprocesses; logs to WORKDIR/run.log.
+
+  Raises:
+    RuntimeError: naming every stage that failed and its log (the others still finish).
+  """
+  pending = [s for s in stages if not s.done_path().exists()]
+  for index, stage in enumerate(stages, first_index):
+    if stage.done_path().exists():
+      print(f"[{index}/{total}] {stage.name}: done already, skipped", flush=True)
+  running: list[tuple[Stage, subprocess.Popen, float, Any]] = []
+  failed, finished = [], first_index + len(stages) - len(pending) - 1
+  while pending or running:
+    while pending and len(running) < processes:
+      stage = pending.pop(0)
+      stage.workdir.mkdir(parents=True, exist_ok=True)
+      log = open(stage.workdir / "run.log", "a")
+      print(f"[started] {stage.name} -> {stage.workdir} (log: run.log)", flush=True)
+      proc = subprocess.Popen(stage_command(stage), stdout=log, stderr=subprocess.STDOUT)
+      running.append((stage, proc, time.perf_counter(), log))
+    time.sleep(0.5)
+    for item in [r for r in running if r[1].poll() is not None]:
+      stage, proc, start, log = item
+      running.remove(item)
+      log.close()
+      finished += 1
+      seconds = time.perf_counter() - start
+      if proc.returncode == 0:
+        stage.done_path().write_text(json.dumps({"seconds": seconds, "config": stage.config}))
+        print(f"[{finished}/{total}] {stage.name}: finished in {seconds:.0f} s", flush=True)
+      else:
+        failed.append(f"{stage.name} (exit {proc.returncode}, log {stage.workdir / 'run.log'})")
+        print(f"[{finished}/{total}] {stage.name}: FAILED, see {stage.workdir / 'run.log'}",
+              flush=True)
+  if failed:
+    raise RuntimeError(f"{len(failed)} RL run(s) failed: {'; '.join(failed)}")
+
+
 def write_report(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                  stages: list[Stage]) -> dict:
   """results.json, report.md and the plots (afjax.report) from every RL run of the study."""
@@ -245,8 +306,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if which in ("all", "rl"):
     chosen += rl_stages(stages, config.study.shard_index, config.study.num_shards)
   start = time.perf_counter()
-  for index, stage in enumerate(chosen, 1):
+  shared = [s for s in chosen if s.kind == "shared"]
+  for index, stage in enumerate(shared, 1):
     run_stage(stage, index, len(chosen))
+  runs = [s for s in chosen if s.kind == "rl"]
+  if config.study.parallel_runs > 1:
+    run_stages_in_parallel(runs, config.study.parallel_runs, len(shared) + 1, len(chosen))
+  else:
+    for index, stage in enumerate(runs, len(shared) + 1):
+      run_stage(stage, index, len(chosen))
   results = write_report(config, workdir_path, stages) if which in ("all", "report") else {}
   print(f"study ({which}) finished in {time.perf_counter() - start:.0f} s", flush=True)
   return results

@@ -132,3 +132,17 @@ def test_learned_reward_adds_a_reward_model_stage_that_rl_runs_read(tmp_path):
   config.study.reward = "magic"
   with pytest.raises(config_lib.ConfigError, match="study.reward"):
     study.validate(config, jax.device_count())
+
+
+def test_parallel_rl_runs_as_subprocesses_give_a_report(micro_study):
+  """Runs last in this file: it rewrites the study's report with two other arms."""
+  root, _ = micro_study
+  config = micro_config()
+  config.study.arms = ("output_only_grad", "scratchpad_only_grad")
+  config.study.parallel_runs = 2
+  results = study.run(config, str(root))
+  assert set(results["organisms"]["tgg_plain"]["arms"]) == {"output_only_grad", "scratchpad_only_grad"}
+  for arm in config.study.arms:
+    run_dir = root / "rl" / "tgg_plain" / arm / "seed0"
+    assert (run_dir / "DONE").exists() and (run_dir / "rl_summary.json").exists()
+    assert "rl " in (run_dir / "run.log").read_text()
