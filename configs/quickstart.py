@@ -2,13 +2,23 @@
 
     python -m afjax.main --config=configs/quickstart.py --workdir=workdirs/quickstart
 
-Stages (each cached in its own folder; rerunning skips finished stages and
-resumes an interrupted one): the base model on the world corpus, the tgg_plain
-organism, the scratchpad AF classifier and the output-only monitor (and their
-evaluation), then RL with the arms baseline, process_supervision,
-length_penalty, interrogation and output_monitor (one seed each), then
-WORKDIR/results.json, WORKDIR/report.md and the plots. ":test" runs the same
-pipeline at smoke-test sizes in about a minute.
+Stages, each cached in its own folder (a rerun skips finished stages and
+resumes an interrupted one), with progress printed per stage:
+  1. the base model on the world corpus (configs/organisms/base.py);
+  2. the igg_plain organism: of the eight organisms it had the clearest
+     compliance gap before any RL (+0.59 [+0.53, +0.66], configs/organisms/
+     organism.py docstring); chosen on that pre-RL figure alone;
+  3. the scratchpad AF classifier and the output-only monitor (50 steps each
+     instead of 150: both separate their training distribution by step 50)
+     and their evaluation (64 harmful + 16 benign requests per tier);
+  4. RL arms baseline, process_supervision, length_penalty, interrogation and
+     output_monitor, one seed, 16 iterations each (configs/rl/*.py defaults
+     otherwise: groups of 8, 8 prompts, lr 5e-4), evaluated on 128 held-out
+     harmful requests per tier at iterations 0, 8 and 16; two runs at a time;
+  5. WORKDIR/results.json, WORKDIR/report.md and the plots.
+The short RL budget makes this a demonstration of the pipeline: the full
+budgets are in configs/experiments/. ":test" runs the pipeline at
+smoke-test sizes.
 """
 
 import ml_collections
@@ -21,4 +31,14 @@ ARMS = ("baseline", "process_supervision", "length_penalty", "interrogation", "o
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if arg not in (None, "", "test"):
     raise ValueError(f"configs/quickstart.py:{arg}; allowed: no argument or ':test'")
-  return config_lib.study_config(("tgg_plain",), ARMS, (0,), test=arg == "test")
+  test = arg == "test"
+  config = config_lib.study_config(("tgg_plain",) if test else ("igg_plain",), ARMS, (0,),
+                                   test=test)
+  if not test:
+    config.study.parallel_runs = 2
+    overrides = config.study.overrides
+    overrides.monitor = {"train": {"steps": 50, "eval_every": 0}}
+    overrides.monitor_eval = {"eval": {"num_harmful": 64, "num_benign": 16}}
+    overrides.rl = {"train": {"steps": 16, "eval_every": 8},
+                    "eval": {"num_harmful": 128}}
+  return config
