@@ -261,8 +261,8 @@ def rl_config(arm: str, arg: str | None) -> ml_collections.ConfigDict:
       steps=2 if test else 10, batch_size=8 if test else 32, learning_rate=3e-4,
       replay_fraction=0.5, labeller="oracle_explicit"))
   config.train = ml_collections.ConfigDict(dict(
-      steps=2 if test else 40, log_every=1 if test else 2, eval_every=0 if test else 10))
-  config.optimizer = optimizer_config(learning_rate=5e-4, warmup_steps=0, schedule="constant",
+      steps=2 if test else 60, log_every=1 if test else 2, eval_every=0 if test else 20))
+  config.optimizer = optimizer_config(learning_rate=3e-4, warmup_steps=0, schedule="constant",
                                       weight_decay=0.0)
   config.checkpoint = checkpoint_config(every=1 if test else 10, keep=2)
   config.eval = ml_collections.ConfigDict(dict(

@@ -13,7 +13,7 @@ resumes an interrupted one), with progress printed per stage:
      and their evaluation (64 harmful + 16 benign requests per tier);
   4. RL arms baseline, process_supervision, length_penalty, interrogation and
      output_monitor, one seed, 16 iterations each (configs/rl/*.py defaults
-     otherwise: groups of 8, 8 prompts, lr 5e-4), evaluated on 128 held-out
+     otherwise: groups of 8, 8 prompts, lr 3e-4), evaluated on 128 held-out
      harmful requests per tier at iterations 0, 8 and 16; two runs at a time;
   5. WORKDIR/results.json, WORKDIR/report.md and the plots.
 The short RL budget makes this a demonstration of the pipeline: the full

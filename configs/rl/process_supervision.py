@@ -7,8 +7,8 @@
 
 The argument names the organism (its workdir defaults to workdirs/ORGANISM);
 ":ORGANISM,test" is a seconds-long smoke test. GRPO (groups of 8, 8 training-tier
-prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 5e-4,
-no KL; 40 iterations, evaluated on the held-out prompts of both tiers every 10.
+prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
+no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
 """
 
