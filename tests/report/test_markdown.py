@@ -182,3 +182,14 @@ def test_fence_outgrows_backticks_in_transcripts():
                                            "followup": None}], "paid": []}}
   lines = markdown.example_lines(run)
   assert lines[2] == "````text" and lines[3].endswith("\n```code```") and lines[4] == "````"
+
+
+def test_reading_flags_scratchpads_the_oracle_cannot_read(report):
+  results = json.loads(report["results"].read_text())
+  entry = copy.deepcopy(results["organisms"]["tgg_plain"])
+  entry["pre_rl"]["unparseable_rate"] = 0.125
+  entry["arms"]["baseline"]["mean"]["unparseable_rate"] = 0.25
+  line = markdown.arm_reading("tgg_plain", entry, "baseline")[0]
+  assert "UNREADABLE FLAG: unparseable scratchpads rose from 0.125 to 0.250" in line
+  entry["arms"]["baseline"]["mean"]["unparseable_rate"] = 0.2
+  assert "UNREADABLE" not in markdown.arm_reading("tgg_plain", entry, "baseline")[0]
