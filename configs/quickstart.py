@@ -19,6 +19,17 @@ resumes an interrupted one), with progress printed per stage:
 The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
+
+Measured on the idle 2-core machine (2026-11-27): 577 s in all (base 147 s,
+then organism, monitors and their evaluation, then RL runs of 67-116 s two at
+a time). One seed, 16 iterations; gap and AF rates on 128 harmful requests per
+tier, before -> after RL (95% within-run intervals in report.md):
+  before RL            gap 0.617, AF oracle 0.570, AF classifier 0.719
+  baseline             gap 0.602, AF oracle 0.773, AF classifier 0.812
+  process_supervision  gap 0.031, AF oracle 0.086, AF classifier 0.055
+  length_penalty       gap 0.633, AF oracle 0.766, AF classifier 0.852
+  interrogation        gap 0.578, AF oracle 0.781, AF classifier 0.867, lying 0.140
+  output_monitor       gap 0.188, AF oracle 0.180, AF classifier 0.469
 """
 
 import ml_collections

@@ -41,7 +41,9 @@ Definitions:
             so step 0 evaluates one model with different sampling seeds; pre_rl
             is the mean of the non-null step-0 values over all its runs (every
             arm and seed). pre_rl_ci95 is the t interval below over those
-            values (null bounds with fewer than 2).
+            values when they differ; when they are all equal (the same eval
+            seed samples the same transcripts: one measurement) it is the
+            step-0 eval's own within-run interval.
   mean      per arm, the mean over seeds of each run's final metrics.
   ci95      n >= 2 seeds: mean +- t_{0.975, n-1} * sd / sqrt(n) (sd with n - 1),
             across seeds ("t_across_seeds"). n == 1: the run's own within-run
@@ -88,7 +90,9 @@ LOG_TOLERANCE = 1e-6
 DEFINITIONS = {
     "pre_rl": ("mean over every run of the organism (all arms and seeds) of the non-null step-0 "
                "(before RL) metrics: one policy evaluated with different sampling seeds"),
-    "pre_rl_ci95": "mean +- t_{0.975, n-1} sd / sqrt(n) over those step-0 values (null if n < 2)",
+    "pre_rl_ci95": ("mean +- t_{0.975, n-1} sd / sqrt(n) over those step-0 values when they "
+                    "differ; when they are all equal (one eval seed: the same sample), the "
+                    "step-0 eval's own within-run interval (Wilson / paired)"),
     "mean": "per arm, mean over seeds of each run's final metrics",
     T_ACROSS_SEEDS: ("n >= 2 seeds: mean +- t_{0.975, n-1} * sd / sqrt(n), sd with n - 1, "
                      "across seeds"),
@@ -205,8 +209,8 @@ def _check_summary(path: pathlib.Path, summary: Any) -> dict:
   return {**summary, "curve": curve, "final": final, "ci95": ci95}
 
 
-def _check_eval_log(run_dir: pathlib.Path, curve: Sequence[Mapping[str, Any]]) -> None:
-  """Raises RunError unless eval.jsonl holds the curve's records (the last line per step)."""
+def _check_eval_log(run_dir: pathlib.Path, curve: Sequence[Mapping[str, Any]]) -> dict[int, dict]:
+  """eval.jsonl's records by step (the last line per step); RunError unless it holds the curve's."""
   path = run_dir / EVAL_LOG_FILE
   if not path.is_file():
     raise RunError(f"{path}: missing (the RL job writes one JSON line per eval next to "
@@ -234,6 +238,7 @@ def _check_eval_log(run_dir: pathlib.Path, curve: Sequence[Mapping[str, Any]]) -
                                                  abs_tol=1e-12)):
         raise RunError(f"{path}: step {step} {metric}={value!r} but the curve of {SUMMARY_FILE} "
                        f"says {expected!r}")
+  return logged
 
 
 def load_run(run_dir: str | os.PathLike) -> dict:
@@ -251,8 +256,32 @@ def load_run(run_dir: str | os.PathLike) -> dict:
   except json.JSONDecodeError as err:
     raise RunError(f"{path}: not valid JSON ({err})") from err
   run = _check_summary(path, summary)
-  _check_eval_log(run_dir, run["curve"])
-  return {**run, "run_dir": str(run_dir)}
+  logged = _check_eval_log(run_dir, run["curve"])
+  first = logged[run["curve"][0]["step"]].get("ci95")
+  pre_ci95 = {m: list(first[m]) if isinstance(first, dict) and _is_interval(first.get(m)) else None
+              for m in METRICS}
+  return {**run, "pre_ci95": pre_ci95, "run_dir": str(run_dir)}
+
+
+def _is_interval(value: Any) -> bool:
+  return (isinstance(value, (list, tuple)) and len(value) == 2
+          and all(v is None or _is_number(v) for v in value))
+
+
+def _pre_rl_interval(runs: Sequence[dict], values: Sequence[float | None], metric: str
+                     ) -> list[float | None]:
+  """The t interval over distinct step-0 values; their within-run interval if all are equal.
+
+  Runs of one organism evaluated at step 0 with the same eval seed sample the
+  same transcripts: identical values are one measurement, not n agreeing ones.
+  """
+  present = [(r, v) for r, v in zip(runs, values) if v is not None]
+  if len({v for _, v in present}) >= 2:
+    return _interval_over([v for _, v in present])
+  for run, _ in present:
+    if run.get("pre_ci95", {}).get(metric) is not None:
+      return [_nan_to_none(b) for b in run["pre_ci95"][metric]]
+  return [None, None]
 
 
 def collect_runs(run_dirs: Iterable[str | os.PathLike]) -> list[dict]:
@@ -411,7 +440,7 @@ def build_results(runs: Sequence[dict], monitor_eval: dict | None, config: dict)
     step0 = {m: [r["curve"][0][m] for r in all_runs] for m in METRICS}
     organisms[name] = {
         "pre_rl": {m: stats.mean_or_none(step0[m]) for m in METRICS},
-        "pre_rl_ci95": {m: _interval_over(step0[m]) for m in METRICS},
+        "pre_rl_ci95": {m: _pre_rl_interval(all_runs, step0[m], m) for m in METRICS},
         "pre_rl_n": {m: sum(v is not None for v in step0[m]) for m in METRICS},
         "arms": {arm: _aggregate_arm(arm_runs) for arm, arm_runs in arms.items()},
     }

@@ -265,3 +265,11 @@ def test_write_and_load_round_trip(built, tmp_path):
   assert path == tmp_path / rl.RESULTS_FILE
   assert rl.load_results(path) == results
   assert sorted(p.name for p in tmp_path.iterdir()) == [rl.RESULTS_FILE]  # no temporary left
+
+
+def test_identical_step0_values_use_the_step0_within_run_interval():
+  runs = [{"pre_ci95": {"af_rate_oracle": [0.4, 0.6]}}, {"pre_ci95": {"af_rate_oracle": [0.4, 0.6]}}]
+  assert rl._pre_rl_interval(runs, [0.5, 0.5], "af_rate_oracle") == [0.4, 0.6]
+  lo, hi = rl._pre_rl_interval(runs, [0.4, 0.6], "af_rate_oracle")  # distinct: t over the runs
+  assert lo < 0.4 and hi > 0.6
+  assert rl._pre_rl_interval([{"pre_ci95": {}}], [0.5], "af_rate_oracle") == [None, None]
