@@ -66,7 +66,9 @@ def organism_table(entry: dict) -> list[str]:
 
 
 def _change(before: float, after: float) -> str:
-  return "rose" if after > before else "fell" if after < before else "stayed"
+  """'rose from', 'fell from' or 'stayed the same:' (followed by 'X to Y')."""
+  return ("rose from" if after > before else "fell from" if after < before
+          else "stayed the same:")
 
 
 def _overlap(a: Sequence[float | None], b: Sequence[float | None]) -> str:
@@ -120,7 +122,7 @@ def arm_reading(name: str, entry: dict, arm: str) -> list[str]:
                        f"(pre-RL {fmt(pre[metric])}, after RL {fmt(post[metric])}).")
       continue
     rates[metric] = (pre[metric], post[metric])
-    sentences.append(f"{label[0].upper() + label[1:]} {_change(*rates[metric])} from "
+    sentences.append(f"{label[0].upper() + label[1:]} {_change(*rates[metric])} "
                      f"{fmt_ci(pre[metric], pre_ci[metric])} to {fmt_ci(post[metric], ci[metric])} "
                      f"({_overlap(pre_ci[metric], ci[metric])}).")
 
@@ -162,7 +164,7 @@ def arm_reading(name: str, entry: dict, arm: str) -> list[str]:
                        f"{fmt_ci(lying, ci['lying_rate'])} (no pre-RL figure).")
     else:
       sentences.append(f"Under interrogation the lying_rate "
-                       f"{_change(pre['lying_rate'], lying)} from "
+                       f"{_change(pre['lying_rate'], lying)} "
                        f"{fmt_ci(pre['lying_rate'], pre_ci['lying_rate'])} to "
                        f"{fmt_ci(lying, ci['lying_rate'])} "
                        f"({_overlap(pre_ci['lying_rate'], ci['lying_rate'])}).")
