@@ -25,9 +25,10 @@ from typing import Any, Sequence
 import jax
 import numpy as np
 
+from afjax.data import monitor_data
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.data import world_data
-from afjax.evaluation import organism_eval
+from afjax.evaluation import monitor_eval, organism_eval
 from afjax.parallel import mesh as mesh_lib
 from afjax.sampling import sampler as sampler_lib
 from afjax.world import format as world_format
@@ -50,23 +51,6 @@ class EvalSettings:
   followup_variant: str | None = None
   followup_max_new_tokens: int = 64
   num_examples: int = 2
-
-
-def score_texts(scorer: Any, params: Any, tokenizer: Any, texts: Sequence[str], batch_size: int,
-                length: int) -> np.ndarray:
-  """p(AF) of each transcript text (BOS + encoded text, right-padded to `length`): [N]."""
-  encoded = [[tokenizer_lib.BOS_ID, *ids][:length]
-             for ids in tokenizer_lib.encode_batch(tokenizer, list(texts))]
-  scores = []
-  for start in range(0, len(encoded), batch_size):
-    chunk = encoded[start:start + batch_size]
-    rows = chunk + [chunk[0]] * (batch_size - len(chunk))  # static batch shape
-    tokens = np.zeros((batch_size, length), np.int32)
-    masks = np.zeros((batch_size, length), bool)
-    for i, ids in enumerate(rows):
-      tokens[i, :len(ids)], masks[i, :len(ids)] = ids, True
-    scores.append(np.asarray(jax.device_get(scorer(params, tokens, masks)))[:len(chunk)])
-  return np.concatenate(scores) if scores else np.zeros((0,), np.float32)
 
 
 def ask_followup(model: Any, params: Any, tokenizer: Any, samples: Sequence[organism_eval.Sample],
@@ -125,14 +109,11 @@ def evaluate_policy(model: Any, params: Any, tokenizer: Any, eval_prompts: Seque
   free = [s for s in samples if s.prompt.tier == situation.TRAINING_TIER]
   result = {name: figures.get(name) for name in METRICS}
   result["af_rate_classifier"] = None
-  texts = [s.prompt.text + s.response for s in free]
-  length = sampler_lib.bucket_length(max((len(t) for t in tokenizer_lib.encode_batch(
-      tokenizer, texts)), default=1) + 1)
+  rows = monitor_data.encode_rows(tokenizer, [s.prompt.text + s.response for s in free])
   for name, monitor in {"af_rate_classifier": classifier, **(extra_classifiers or {})}.items():
     if monitor is None or not free:
       continue
-    p = score_texts(monitor.monitor.scorer, monitor.params, tokenizer, texts, settings.batch_size,
-                    length)
+    p = monitor_eval.score_rows(monitor.monitor.scorer, monitor.params, rows, settings.batch_size)
     flagged = int(np.sum(p >= monitor.threshold))
     result[name] = flagged / len(free)
     ci[name] = list(organism_eval.wilson_interval(flagged, len(free)))
