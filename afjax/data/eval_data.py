@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Sequence
 
 import grain
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
 
+from afjax.data import generated
 from afjax.world import corpus as world_corpus
 from afjax.world import prompts as world_prompts
 
@@ -75,63 +74,36 @@ def prompt_record(prompt: world_prompts.Prompt) -> dict:
           "pair_id": prompt.pair_id}
 
 
-@dataclasses.dataclass(eq=False)
-class EvalPromptConfig(tfds.core.BuilderConfig):
-  """Builder config carrying the prompt set's spec."""
-
-  spec: EvalPromptSpec | None = None
-
-
-class EvalPromptsBuilder(tfds.core.GeneratorBasedBuilder):
+class EvalPromptsBuilder(generated.GeneratedBuilder):
   """Builds the "eval" split of the module docstring; construct it with `eval_prompt_builder`."""
 
   name = BUILDER_NAME
+  DESCRIPTION = "Paired eval prompts of the synthetic world (both tiers per request)."
+  CONFIG_DESCRIPTION = "Eval prompts"
 
-  @tfds.core.utils.classproperty
   @classmethod
-  def code_path(cls) -> epath.Path:
-    """This module's path (TFDS's default needs importlib_resources; see builders.py)."""
-    return epath.Path(__file__)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description="Paired eval prompts of the synthetic world (both tiers per request).",
-        features=tfds.features.FeaturesDict({
-            **{name: tfds.features.Text() for name in TEXT_FIELDS},
+  def features(cls) -> dict:
+    return {**{name: tfds.features.Text() for name in TEXT_FIELDS},
             "harmful": tfds.features.Scalar(np.bool_),
-            "pair_id": tfds.features.Scalar(np.int64),
-        }),
-        disable_shuffling=True,
-        metadata=tfds.core.MetadataDict(self.builder_config.spec.as_dict()),
-    )
+            "pair_id": tfds.features.Scalar(np.int64)}
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # Nothing is downloaded.
-    return {SPLIT: self._generate_examples(self.builder_config.spec.prompts())}
-
-  def _generate_examples(self, prompts: Sequence[world_prompts.Prompt]):
-    for index, prompt in enumerate(prompts):
-      yield index, prompt_record(prompt)
+  @classmethod
+  def records(cls, spec: EvalPromptSpec) -> dict[str, list[dict]]:
+    return {SPLIT: [prompt_record(prompt) for prompt in spec.prompts()]}
 
 
 def eval_prompt_builder(data_dir: str | os.PathLike, spec: EvalPromptSpec) -> EvalPromptsBuilder:
   """The (possibly not yet prepared) builder of one eval prompt set."""
-  config = EvalPromptConfig(name=spec.name, version=world_corpus.WORLD_VERSION,
-                            description=f"Eval prompts {spec.name}.", spec=spec)
-  return EvalPromptsBuilder(data_dir=os.fspath(data_dir), config=config,
-                            file_format="array_record")
+  return EvalPromptsBuilder.for_spec(data_dir, spec)
 
 
 def eval_prompt_dataset(data_dir: str | os.PathLike, spec: EvalPromptSpec) -> EvalPromptsBuilder:
-  """Generates (or reuses) the eval prompt dataset of `spec` under data_dir."""
-  builder = eval_prompt_builder(data_dir, spec)
-  builder.download_and_prepare(download_dir=os.path.join(os.fspath(data_dir), "downloads"))
-  stored = {key: builder.info.metadata.get(key) for key in spec.as_dict()}
-  if stored != spec.as_dict():
-    raise ValueError(f"the dataset at {os.fspath(builder.data_dir)!r} was built with {stored}, "
-                     f"not {spec.as_dict()}; delete it")
-  return builder
+  """Generates (or reuses) the eval prompt dataset of `spec` under data_dir.
+
+  Raises:
+    ValueError if a dataset stored there was built with another spec.
+  """
+  return EvalPromptsBuilder.prepared(data_dir, spec)
 
 
 def _to_prompt(raw: dict) -> world_prompts.Prompt:
