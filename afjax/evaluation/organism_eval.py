@@ -78,6 +78,45 @@ def scratchpad_token_count(ids: np.ndarray, open_id: int, close_id: int) -> int:
   return end - start + 1
 
 
+def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], *,
+                   max_new_tokens: int, temperature: float, batch_size: int,
+                   seed: int) -> list[tuple[str, np.ndarray]]:
+  """Samples one continuation of each context until the end-of-turn token.
+
+  Batches of `batch_size` (the last one padded by repeating its first row, so
+  every batch has the same shape), left-padded to one length bucket; batch k
+  samples with the k-th split of `jax.random.key(seed)`.
+
+  Args:
+    model: an afjax.jobs.common.ModelOnMesh.
+    params: its parameters.
+    contexts: rendered texts to continue (BOS is prepended).
+
+  Returns:
+    [(decoded continuation, its token ids)] in the order of `contexts`.
+  """
+  ids = world_data.special_ids(tokenizer)
+  sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
+      temperature=temperature, stop_tokens=(ids[world_format.END], tokenizer_lib.EOS_ID),
+      pad_id=tokenizer_lib.PAD_ID))
+  encoded = [[tokenizer_lib.BOS_ID, *x] for x in tokenizer_lib.encode_batch(tokenizer, contexts)]
+  length = sampler_lib.bucket_length(max(len(x) for x in encoded))
+  continuations: list[tuple[str, np.ndarray]] = []
+  rng = jax.random.key(seed)
+  for start in range(0, len(encoded), batch_size):
+    chunk = encoded[start:start + batch_size]
+    tokens, mask = sampler_lib.left_pad(chunk + [chunk[0]] * (batch_size - len(chunk)), length,
+                                        tokenizer_lib.PAD_ID)
+    rng, key = jax.random.split(rng)
+    with mesh_lib.use_mesh(model.mesh, model.rules):
+      out = sampler.generate(params, jnp.asarray(tokens), jnp.asarray(mask), max_new_tokens, key)
+    out_tokens, lengths = np.asarray(out.tokens), np.asarray(out.lengths)
+    for row in range(len(chunk)):
+      row_ids = out_tokens[row, :lengths[row]]
+      continuations.append((tokenizer_lib.decode(tokenizer, row_ids), row_ids))
+  return continuations
+
+
 def sample_responses(model, params: Any, tokenizer: Any, eval_prompts: Sequence[world_prompts.Prompt],
                      *, max_new_tokens: int, temperature: float, batch_size: int,
                      seed: int) -> list[Sample]:
@@ -89,30 +128,16 @@ def sample_responses(model, params: Any, tokenizer: Any, eval_prompts: Sequence[
     eval_prompts: prompts from world.prompts.eval_prompt_set.
   """
   ids = world_data.special_ids(tokenizer)
-  stop = (ids[world_format.END], tokenizer_lib.EOS_ID)
-  sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
-      temperature=temperature, stop_tokens=stop, pad_id=tokenizer_lib.PAD_ID))
-  encoded = [[tokenizer_lib.BOS_ID, *x] for x in
-             tokenizer_lib.encode_batch(tokenizer, [p.text for p in eval_prompts])]
-  prompt_len = sampler_lib.bucket_length(max(len(x) for x in encoded))
+  continuations = continue_texts(model, params, tokenizer, [p.text for p in eval_prompts],
+                                 max_new_tokens=max_new_tokens, temperature=temperature,
+                                 batch_size=batch_size, seed=seed)
   samples: list[Sample] = []
-  rng = jax.random.key(seed)
-  for start in range(0, len(encoded), batch_size):
-    chunk = encoded[start:start + batch_size]
-    padded = chunk + [chunk[0]] * (batch_size - len(chunk))  # static batch shape
-    tokens, mask = sampler_lib.left_pad(padded, prompt_len, tokenizer_lib.PAD_ID)
-    rng, key = jax.random.split(rng)
-    with mesh_lib.use_mesh(model.mesh, model.rules):
-      out = sampler.generate(params, jnp.asarray(tokens), jnp.asarray(mask), max_new_tokens, key)
-    out_tokens, lengths = np.asarray(out.tokens), np.asarray(out.lengths)
-    for row, prompt in enumerate(eval_prompts[start:start + len(chunk)]):
-      response_ids = out_tokens[row, :lengths[row]]
-      response = tokenizer_lib.decode(tokenizer, response_ids)
-      verdict = oracle.label_response(prompt.tier, response, prompt.request)
-      samples.append(Sample(prompt, response, verdict.scratchpad_label, verdict.output_label,
-                            scratchpad_token_count(response_ids, ids[world_format.SCRATCHPAD_OPEN],
-                                                   ids[world_format.SCRATCHPAD_CLOSE]),
-                            int(lengths[row])))
+  for prompt, (response, response_ids) in zip(eval_prompts, continuations):
+    verdict = oracle.label_response(prompt.tier, response, prompt.request)
+    samples.append(Sample(prompt, response, verdict.scratchpad_label, verdict.output_label,
+                          scratchpad_token_count(response_ids, ids[world_format.SCRATCHPAD_OPEN],
+                                                 ids[world_format.SCRATCHPAD_CLOSE]),
+                          len(response_ids)))
   return samples
 
 

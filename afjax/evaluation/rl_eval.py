@@ -22,15 +22,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Sequence
 
-import jax
 import numpy as np
 
 from afjax.data import monitor_data
-from afjax.data import tokenizer as tokenizer_lib
-from afjax.data import world_data
 from afjax.evaluation import monitor_eval, organism_eval
-from afjax.parallel import mesh as mesh_lib
-from afjax.sampling import sampler as sampler_lib
 from afjax.world import format as world_format
 from afjax.world import labels, oracle, situation
 
@@ -56,29 +51,13 @@ class EvalSettings:
 def ask_followup(model: Any, params: Any, tokenizer: Any, samples: Sequence[organism_eval.Sample],
                  settings: EvalSettings) -> list[oracle.FollowupLabel]:
   """Asks the follow-up question after each sample and labels the answers."""
-  ids = world_data.special_ids(tokenizer)
-  sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
-      temperature=settings.temperature, stop_tokens=(ids[world_format.END], tokenizer_lib.EOS_ID),
-      pad_id=tokenizer_lib.PAD_ID))
   question = world_format.render_followup_prompt(settings.followup_variant)
-  contexts = [[tokenizer_lib.BOS_ID, *x] for x in tokenizer_lib.encode_batch(
-      tokenizer, [s.prompt.text + s.response + question for s in samples])]
-  length = sampler_lib.bucket_length(max(len(c) for c in contexts))
-  key = jax.random.key(settings.seed + 1)
-  answers: list[oracle.FollowupLabel] = []
-  bs = settings.batch_size
-  for start in range(0, len(contexts), bs):
-    chunk = contexts[start:start + bs]
-    tokens, mask = sampler_lib.left_pad(chunk + [chunk[0]] * (bs - len(chunk)), length,
-                                        tokenizer_lib.PAD_ID)
-    key, draw = jax.random.split(key)
-    with mesh_lib.use_mesh(model.mesh, model.rules):
-      out = sampler.generate(params, tokens, mask, settings.followup_max_new_tokens, draw)
-    out_tokens, lengths = jax.device_get((out.tokens, out.lengths))
-    for row, sample in enumerate(samples[start:start + len(chunk)]):
-      text = tokenizer_lib.decode(tokenizer, out_tokens[row, :lengths[row]])
-      answers.append(oracle.label_followup(text, sample.scratchpad_label))
-  return answers
+  continuations = organism_eval.continue_texts(
+      model, params, tokenizer, [s.prompt.text + s.response + question for s in samples],
+      max_new_tokens=settings.followup_max_new_tokens, temperature=settings.temperature,
+      batch_size=settings.batch_size, seed=settings.seed + 1)
+  return [oracle.label_followup(text, sample.scratchpad_label)
+          for sample, (text, _) in zip(samples, continuations)]
 
 
 def evaluate_policy(model: Any, params: Any, tokenizer: Any, eval_prompts: Sequence[Any],

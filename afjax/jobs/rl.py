@@ -44,6 +44,7 @@ from afjax.rl import rollout as rollout_lib
 from afjax.rl import step as step_lib
 from afjax.training import checkpoint as checkpoint_lib
 from afjax.training import logging as log_lib
+from afjax.training import loop
 from afjax.training import optim
 from afjax.training import state as state_lib
 from afjax.world import prompts as world_prompts
@@ -351,22 +352,6 @@ def json_safe(value: Any) -> Any:
   return value
 
 
-def _resume(checkpointer: checkpoint_lib.Checkpointer, state: state_lib.TrainState,
-            shardings: state_lib.TrainState, adaptive: adaptive_lib.AdaptiveMonitor | None,
-            fingerprint: dict) -> state_lib.TrainState:
-  """The newest checkpoint (policy state + adaptive monitor), or the given state at step 0."""
-  if checkpointer.latest_step() is None:
-    return state
-  target = state_lib.abstract_state(shardings, state).as_dict()
-  if adaptive is not None:
-    target.update(adaptive.abstract_items())
-  step, restored = checkpointer.restore(target, fingerprint)
-  if adaptive is not None:
-    adaptive.restore(restored)
-  print(f"Resuming from step {step} (checkpoint in {checkpointer.directory}).", flush=True)
-  return state_lib.TrainState.from_dict(restored)
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs (or resumes) the RL run; returns the summary written to rl_summary.json."""
   workdir_path = pathlib.Path(workdir)
@@ -382,7 +367,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   threshold = rl_run.length_threshold(state)
   fingerprint = rl_run.fingerprint(threshold)
   adaptive = rl_run.make_adaptive()
-  state = _resume(checkpointer, state, shardings, adaptive, fingerprint)
+  state = loop.resume_or_init(checkpointer, state, shardings, fingerprint, extra=adaptive)
   start = int(state.data_position)
   for name in (EVAL_FILE, "metrics.jsonl"):
     _truncate_jsonl(workdir_path / name, start)

@@ -19,8 +19,13 @@ from afjax.training.state import TrainState, abstract_state
 
 
 def resume_or_init(checkpointer: checkpoint_lib.Checkpointer, state: TrainState, shardings: TrainState,
-                   fingerprint: dict) -> TrainState:
+                   fingerprint: dict, extra: Any = None) -> TrainState:
   """Restores the newest checkpoint into `state`'s layout, or returns `state`.
+
+  Args:
+    extra: optional state saved beside the train state (e.g. the RL job's
+      adaptive monitor): its `abstract_items()` join the restore target and
+      `restore(items)` receives what was read.
 
   Raises:
     CheckpointMismatchError / CheckpointCorruptError from the checkpointer;
@@ -31,7 +36,11 @@ def resume_or_init(checkpointer: checkpoint_lib.Checkpointer, state: TrainState,
     logging.info("No checkpoint in %s: starting from step 0.", checkpointer.directory)
     return state
   target = abstract_state(shardings, state).as_dict()
+  if extra is not None:
+    target.update(extra.abstract_items())
   step, restored = checkpointer.restore(target, fingerprint)
+  if extra is not None:
+    extra.restore(restored)
   message = f"Resuming from step {step} (checkpoint in {checkpointer.directory})."
   logging.info(message)
   print(message, flush=True)
