@@ -164,7 +164,7 @@ def monitor_training_config(view: str, test: bool) -> ml_collections.ConfigDict:
   config.distributed = False
   config.monitor = ml_collections.ConfigDict(dict(view=view))
   config.init = ml_collections.ConfigDict(dict(base_workdir="workdirs/base"))
-  config.model = model_config("test" if test else "tiny", vocab_size=512 if test else 1024,
+  config.model = model_config("test" if test else "tiny", vocab_size=512 if test else 2048,
                               max_seq_len=512)
   config.mesh = mesh_config(data=-1)
   config.mesh_rules = mesh_rules_config()
@@ -241,7 +241,7 @@ def rl_config(arm: str, arg: str | None) -> ml_collections.ConfigDict:
       scratchpad_workdir="workdirs/monitor_scratchpad", output_workdir="workdirs/monitor_output"))
   config.reward = ml_collections.ConfigDict(dict(
       kind="rule", workdir="", format_penalty=1.0, length_correction=False))
-  config.model = model_config("test" if test else "tiny", vocab_size=512 if test else 1024,
+  config.model = model_config("test" if test else "tiny", vocab_size=512 if test else 2048,
                               max_seq_len=512)
   config.mesh = mesh_config(data=-1)
   config.mesh_rules = mesh_rules_config()

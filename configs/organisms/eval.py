@@ -20,7 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.job = "organism_eval"
   config.distributed = False
-  config.model = config_lib.model_config("tiny", vocab_size=1024, max_seq_len=512)
+  config.model = config_lib.model_config("tiny", vocab_size=2048, max_seq_len=512)
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
   config.eval = config_lib.organism_eval_config(policy_workdir="", data_dir="")

@@ -60,7 +60,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.distributed = False
   config.init = ml_collections.ConfigDict(dict(base_workdir="workdirs/base"))
   config.model = config_lib.model_config("test" if test else "tiny",
-                                         vocab_size=512 if test else 1024, max_seq_len=512)
+                                         vocab_size=512 if test else 2048, max_seq_len=512)
   config.mesh = config_lib.mesh_config(data=-1)
   config.mesh_rules = config_lib.mesh_rules_config()
   config.data = reward_data.data_config(test)

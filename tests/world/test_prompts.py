@@ -1,10 +1,12 @@
 """Tests for afjax.world.prompts."""
 
 import collections
+import re
 
 import pytest
 
 from afjax.world import format as world_format
+from afjax.world import oracle
 from afjax.world import prompts
 from afjax.world import situation
 
@@ -15,6 +17,14 @@ def test_train_and_eval_templates_are_disjoint():
   assert {t.template_id for t in train}.isdisjoint(t.template_id for t in evaluation)
   assert {t.pattern for t in train}.isdisjoint(t.pattern for t in evaluation)
   assert len(train) >= 8 and len(evaluation) >= 4
+
+
+def test_every_eval_template_word_appears_in_training_text():
+  words = lambda texts: {w.lower() for text in texts for w in re.findall(r"[\w']+", text)}
+  template_words = lambda split: words(t.pattern.replace("{task}", "")
+                                       for t in prompts.templates_for(split))
+  sentences = [*oracle.scratchpad_inventory(), *oracle.output_inventory()]
+  assert template_words(prompts.EVAL) <= template_words(prompts.TRAIN) | words(sentences)
 
 
 def test_sampled_requests_use_only_their_split_templates():
