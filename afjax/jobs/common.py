@@ -144,7 +144,14 @@ class PooledHeadOnMesh(ModelOnMesh):
 
 
 def export_fingerprint(model_cfg: tfm.TransformerConfig, tokenizer_sha256: str) -> dict:
-  return {"model": dataclasses.asdict(model_cfg), "tokenizer_sha256": tokenizer_sha256}
+  """What exported params must match: the model config and the tokenizer.
+
+  `scan_unroll` (how the layer loop compiles) is left out: params exported
+  under one unrolling load under any other, and exports written before the
+  field existed still load.
+  """
+  model = {k: v for k, v in dataclasses.asdict(model_cfg).items() if k != "scan_unroll"}
+  return {"model": model, "tokenizer_sha256": tokenizer_sha256}
 
 
 def export_params(workdir: pathlib.Path, step: int, params: Any, fingerprint: dict) -> None:

@@ -73,6 +73,8 @@ class TransformerConfig:
       softmax and logits stay in float32.
     param_dtype: storage dtype of parameters.
     remat: rematerialise each block in the backward pass (saves memory).
+    scan_unroll: blocks per iteration of the layer scan (1 = a loop over
+      layers; num_layers = straight-line code XLA can fuse across blocks).
   """
 
   vocab_size: int
@@ -90,6 +92,7 @@ class TransformerConfig:
   dtype: str = "float32"
   param_dtype: str = "float32"
   remat: bool = False
+  scan_unroll: int = 1
 
   def __post_init__(self):
     if self.num_heads % self.num_kv_heads:
@@ -99,6 +102,9 @@ class TransformerConfig:
     for name in ("dtype", "param_dtype"):
       if getattr(self, name) not in _DTYPES:
         raise ValueError(f"model.{name}={getattr(self, name)!r}; allowed: {sorted(_DTYPES)}")
+    if not 1 <= self.scan_unroll <= self.num_layers:
+      raise ValueError(f"model.scan_unroll={self.scan_unroll}; allowed: 1 to model.num_layers="
+                       f"{self.num_layers}")
 
   @classmethod
   def from_dict(cls, values: Any) -> "TransformerConfig":
@@ -325,6 +331,7 @@ class Transformer(nn.Module):
         split_rngs={"params": True},
         in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast),
         length=cfg.num_layers,
+        unroll=cfg.scan_unroll,
         metadata_params={nn.PARTITION_NAME: LAYERS})
     x, (new_k, new_v) = stack(cfg, name="layers")(
         x, (cache.k, cache.v), positions, key_mask, cache_index)

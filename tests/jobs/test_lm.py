@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 
+import jax
+import ml_collections
 import pytest
 
 from afjax import config as config_lib
 from afjax import jobs
-from afjax.jobs import lm
+from afjax.jobs import common, lm
+from afjax.training import checkpoint as checkpoint_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = f"{ROOT}/configs/lm.py:test"
@@ -123,3 +126,15 @@ def test_validate_batch_divisibility_and_missing_field():
   del config.train["eval_every"]
   with pytest.raises(config_lib.ConfigError, match=r"config.train.eval_every is missing"):
     lm.validate(config, 1)
+
+
+def test_exported_params_load_under_another_scan_unroll_but_not_another_shape(uninterrupted):
+  config = ml_collections.ConfigDict(json.loads((uninterrupted / "config.json").read_text()))
+  sha = common.file_sha256(uninterrupted / "tokenizer.json")
+  trained = common.load_exported_params(uninterrupted, common.ModelOnMesh.from_config(config), sha)
+  config.model.scan_unroll = config.model.num_layers
+  unrolled = common.load_exported_params(uninterrupted, common.ModelOnMesh.from_config(config), sha)
+  assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), trained, unrolled))
+  config.model.mlp_hidden *= 2
+  with pytest.raises(checkpoint_lib.CheckpointMismatchError, match="mlp_hidden"):
+    common.load_exported_params(uninterrupted, common.ModelOnMesh.from_config(config), sha)

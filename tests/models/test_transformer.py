@@ -88,6 +88,24 @@ def test_config_errors_name_the_field():
     tfm.TransformerConfig.from_dict({**presets.get_preset("test"), "n_layers": 2})
   with pytest.raises(ValueError, match="allowed"):
     presets.get_preset("gpt5")
+  with pytest.raises(ValueError, match="model.scan_unroll"):
+    tfm.TransformerConfig(**{**presets.get_preset("test"), "scan_unroll": 3})
+
+
+def test_unrolled_layer_scan_matches_the_loop_in_value_and_gradient():
+  _, model, variables, tokens, mask = make()
+  _, unrolled, _, _, _ = make(scan_unroll=2)
+  params = nn.meta.unbox(variables["params"])
+  positions = tfm.positions_from_mask(mask)
+
+  def loss(m, p):
+    logits, _ = m.apply({"params": p}, tokens, positions, mask)
+    return jnp.mean(jax.nn.logsumexp(logits, axis=-1))
+
+  value, grads = jax.value_and_grad(lambda p: loss(model, p))(params)
+  value_u, grads_u = jax.value_and_grad(lambda p: loss(unrolled, p))(params)
+  np.testing.assert_allclose(value_u, value, rtol=1e-6)
+  chex.assert_trees_all_close(grads_u, grads, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name, billions", [("llama3_1b", 1.24), ("llama3_8b", 8.03),
