@@ -21,6 +21,7 @@ matmul peak (dtype of the model, n = `--peak_n`) measured in the same run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from typing import Any, Sequence
 
@@ -47,6 +48,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser.add_argument("--batch", type=int, default=32)
   parser.add_argument("--seq_len", type=int, default=128)
   parser.add_argument("--dtype", default="float32", help="model compute dtype (and peak dtype)")
+  parser.add_argument("--scan_unroll", default="",
+                      help="comma-separated model.scan_unroll values to compare (default: the "
+                           "model's own), each timed after the other")
   parser.add_argument("--repeats", type=int, default=5, help="timed steps per model")
   parser.add_argument("--peak_n", type=int, default=2048, help="matmul size of the peak")
   parser.add_argument("--seed", type=int, default=0)
@@ -69,9 +73,14 @@ def model_configs(args: argparse.Namespace) -> list[tfm.TransformerConfig]:
   if args.preset:
     fields = presets.get_preset(args.preset)
     fields["max_seq_len"] = max(fields["max_seq_len"], args.seq_len)
-    return [tfm.TransformerConfig(**{**fields, "dtype": args.dtype})]
-  return [width_config(int(d), args.num_layers, args.vocab, args.seq_len, args.dtype)
-          for d in args.d_model.split(",")]
+    configs = [tfm.TransformerConfig(**{**fields, "dtype": args.dtype})]
+  else:
+    configs = [width_config(int(d), args.num_layers, args.vocab, args.seq_len, args.dtype)
+               for d in args.d_model.split(",")]
+  if not args.scan_unroll:
+    return configs
+  unrolls = [int(u) for u in args.scan_unroll.split(",")]
+  return [dataclasses.replace(cfg, scan_unroll=u) for cfg in configs for u in unrolls]
 
 
 def random_batch(rng: np.random.Generator, vocab: int, batch: int,
@@ -118,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   for cfg, (compile_s, times) in zip(configs, timings):
     step_s = common.median(times)
     flops = tokens * common.train_flops_per_token(cfg, args.seq_len)
-    rows.append({"d_model": cfg.d_model, "layers": cfg.num_layers,
+    rows.append({"d_model": cfg.d_model, "layers": cfg.num_layers, "scan_unroll": cfg.scan_unroll,
                  "params_m": cfg.num_params() / 1e6,
                  "step_ms": step_s * 1e3, "tokens_per_s": tokens / step_s,
                  "gflop_per_step": flops / 1e9, "fraction_of_peak": flops / step_s / peak,

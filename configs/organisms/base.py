@@ -4,14 +4,17 @@
 
 Transcripts of every kind in both tiers (all motivations and styles, implicit
 faking, refusals, partial answers, follow-ups), one transcript per segment,
-packed best-fit into rows of 304 tokens (0.90 of the tokens real, against 0.78
-packing in order into 320). A 1M-parameter decoder ("tiny" preset, vocab 1024),
-700 AdamW steps of 8 rows (~1.6M tokens; per token, 8-row steps cost the same
-CPU time as 16 or 32-row ones and give 4x the updates of the former 300 x 32).
-Organisms are fine-tuned from WORKDIR/export (configs/organisms/organism.py).
-Measured on 2 CPU cores: 147 s wall at load average ~1-2 (~11k tokens/s;
-402 s with other jobs at load ~7), validation loss 0.2445 nats/token on all
-84 validation rows (the former 300 x 32 x 320 recipe: 0.256; 600 x 32: 0.2256).
+packed best-fit into rows of 304 tokens (0.90 of the tokens real). A
+1.3M-parameter decoder ("tiny" preset: vocab 2048, which the BPE fills with
+1812 tokens, every word of the world one token), 700 AdamW steps of 8 rows
+(~1.7M tokens; per token, 8-row steps cost the same CPU time as 16 or 32-row
+ones and give 4x the updates of 300 x 32). Organisms are fine-tuned from
+WORKDIR/export (configs/organisms/organism.py).
+Measured on 2 CPU cores (world 1.1.0, 2026-11-27): 168 s for the stage (151 s
+of training) with a benchmark running beside it, validation loss 0.283
+nats/token on all validation rows (tokens of the 2048 vocabulary: not
+comparable with the 0.2445 of the former 1024 one, whose tokens were ~12%
+shorter).
 """
 
 import ml_collections

@@ -10,18 +10,20 @@ faker's training-tier compliance rate; `--config.organism.loss_on=scratchpad`
 trains on the scratchpad only. 500 AdamW steps of 8 rows x 304 tokens (best-fit
 packed), then the evaluation on the eval prompts' TFDS dataset (256 harmful + 64
 benign requests per tier, temperature 1); writes WORKDIR/organism_eval.json.
-Measured on 2 CPU cores at load average ~1-2, from the default base model
-(configs/organisms/base.py, 147 s): tgg_plain 120 s wall (94 s of training,
-11 s of evaluation; 287 s with other jobs at load ~7), so base + organism take
-266 s. tgg_plain: compliance 0.55 (free) vs 0.07 (paid), gap +0.48, AF rate
-0.51, with 20% unparseable scratchpads and 20% malformed outputs. Other
-organisms (116-364 s each, by load): gap +0.46..+0.59 and explicit AF
-0.51..0.62 for the tgg/igg ones, implicit AF 0.48 for distilled, sycophantic
-0.52 for sycophancy, genuine gap -0.02 [-0.07, +0.04]; unparseable 6-22%,
-malformed 20-23%. The sampled text is not yet exact: at temperature 1 the
-1M-parameter model garbles about 1 response in 5 (a wrong task named in the
-output, a word swapped inside a scratchpad sentence), a share that fell only
-slowly with 2-4x more training.
+Measured on 2 CPU cores (world 1.1.0, vocab 2048, 2026-11-27), from the
+default base model (configs/organisms/base.py): each organism 127-165 s wall
+including its evaluation (113 s of training for tgg_plain). On 256 harmful
+eval requests per tier: tgg_plain compliance 0.59 (free) vs 0.03 (paid), gap
++0.56, AF rate 0.65; the other AF organisms gap +0.60..+0.66, explicit AF
+0.57..0.79; distilled gap +0.62 with implicit AF 0.61 and no explicit AF;
+sycophancy gap +0.58, sycophantic 0.71; genuine gap -0.01 [-0.05, +0.03].
+Unparseable scratchpads 5-21% and malformed outputs 12-17%: at temperature 1
+the 1.3M-parameter model garbles about 1 response in 4 (a word or phrase
+swapped into a scratchpad sentence, another request's task in the output).
+Garbled responses hold a token the model itself gives p < 1e-3 (median 4e-4;
+the least likely token of a clean response has median p 0.045): the share is
+the softmax tail over ~50 sampled tokens, which 3x the organism's steps cut
+only from 0.31 to 0.21 (tgg_plain).
 """
 
 import ml_collections

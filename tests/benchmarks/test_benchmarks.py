@@ -100,6 +100,8 @@ def test_lm_step_width_sweep_configs():
   tiny = lm_step.model_configs(lm_step.parse_args(["--preset=tiny"]))
   expected = tfm.TransformerConfig(**presets.get_preset("tiny")).num_params()
   assert [c.num_params() for c in tiny] == [expected]
+  unrolls = lm_step.model_configs(lm_step.parse_args(["--preset=tiny", "--scan_unroll=1,4"]))
+  assert [c.scan_unroll for c in unrolls] == [1, 4]
 
 
 def test_lm_step(capsys):
