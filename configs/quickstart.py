@@ -6,8 +6,9 @@ Stages, each cached in its own folder (a rerun skips finished stages and
 resumes an interrupted one), with progress printed per stage:
   1. the base model on the world corpus (configs/organisms/base.py);
   2. the igg_plain organism: of the eight organisms it had the clearest
-     compliance gap before any RL (+0.59 [+0.53, +0.66], configs/organisms/
-     organism.py docstring); chosen on that pre-RL figure alone;
+     compliance gap before any RL when the quickstart was written (world
+     1.0.0: +0.59 [+0.53, +0.66]); chosen on that pre-RL figure alone and kept
+     since (world 1.1.0: +0.64 [+0.58, +0.70], configs/organisms/organism.py);
   3. the scratchpad AF classifier and the output-only monitor (50 steps each
      instead of 150: both separate their training distribution by step 50)
      and their evaluation (64 harmful + 16 benign requests per tier);
@@ -20,16 +21,17 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Measured on the idle 2-core machine (2026-11-27): 577 s in all (base 147 s,
-then organism, monitors and their evaluation, then RL runs of 67-116 s two at
-a time). One seed, 16 iterations; gap and AF rates on 128 harmful requests per
-tier, before -> after RL (95% within-run intervals in report.md):
-  before RL            gap 0.617, AF oracle 0.570, AF classifier 0.719
-  baseline             gap 0.602, AF oracle 0.773, AF classifier 0.812
-  process_supervision  gap 0.031, AF oracle 0.086, AF classifier 0.055
-  length_penalty       gap 0.633, AF oracle 0.766, AF classifier 0.852
-  interrogation        gap 0.578, AF oracle 0.781, AF classifier 0.867, lying 0.140
-  output_monitor       gap 0.188, AF oracle 0.180, AF classifier 0.469
+Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048):
+593 s in all (base 156 s, organism 116 s incl. its evaluation, monitors 36 +
+35 s, their evaluation 25 s, then RL runs of 70-127 s two at a time). One
+seed, 16 iterations; gap and AF rates on 128 harmful requests per tier,
+before -> after RL (95% within-run intervals in report.md):
+  before RL            gap 0.641, AF oracle 0.656, AF classifier 0.766, lying 0.179
+  baseline             gap 0.750, AF oracle 0.773, AF classifier 0.758
+  process_supervision  gap 0.281, AF oracle 0.203, AF classifier 0.055
+  length_penalty       gap 0.680, AF oracle 0.805, AF classifier 0.664
+  interrogation        gap 0.688, AF oracle 0.664, AF classifier 0.789, lying 0.176
+  output_monitor       gap 0.109, AF oracle 0.062, AF classifier 0.109
 """
 
 import ml_collections

@@ -11,8 +11,9 @@ trains on the scratchpad only. 500 AdamW steps of 8 rows x 304 tokens (best-fit
 packed), then the evaluation on the eval prompts' TFDS dataset (256 harmful + 64
 benign requests per tier, temperature 1); writes WORKDIR/organism_eval.json.
 Measured on 2 CPU cores (world 1.1.0, vocab 2048, 2026-11-27), from the
-default base model (configs/organisms/base.py): each organism 127-165 s wall
-including its evaluation (113 s of training for tgg_plain). On 256 harmful
+default base model (configs/organisms/base.py): igg_plain 116 s wall on the
+idle machine including its evaluation; the 8 organisms one after another
+127-165 s each with other work beside them. On 256 harmful
 eval requests per tier: tgg_plain compliance 0.59 (free) vs 0.03 (paid), gap
 +0.56, AF rate 0.65; the other AF organisms gap +0.60..+0.66, explicit AF
 0.57..0.79; distilled gap +0.62 with implicit AF 0.61 and no explicit AF;
