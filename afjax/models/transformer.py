@@ -74,7 +74,7 @@ class TransformerConfig:
     param_dtype: storage dtype of parameters.
     remat: rematerialise each block in the backward pass (saves memory).
     scan_unroll: blocks per iteration of the layer scan (1 = a loop over
-      layers; num_layers = straight-line code XLA can fuse across blocks).
+      layers; >= num_layers = straight-line code XLA can fuse across blocks).
   """
 
   vocab_size: int
@@ -102,9 +102,9 @@ class TransformerConfig:
     for name in ("dtype", "param_dtype"):
       if getattr(self, name) not in _DTYPES:
         raise ValueError(f"model.{name}={getattr(self, name)!r}; allowed: {sorted(_DTYPES)}")
-    if not 1 <= self.scan_unroll <= self.num_layers:
-      raise ValueError(f"model.scan_unroll={self.scan_unroll}; allowed: 1 to model.num_layers="
-                       f"{self.num_layers}")
+    if self.scan_unroll < 1:
+      raise ValueError(f"model.scan_unroll={self.scan_unroll}; allowed: >= 1 (values >= "
+                       "model.num_layers unroll every layer)")
 
   @classmethod
   def from_dict(cls, values: Any) -> "TransformerConfig":
