@@ -21,9 +21,9 @@ sycophancy gap +0.58, sycophantic 0.71; genuine gap -0.01 [-0.05, +0.03].
 Unparseable scratchpads 5-21% and malformed outputs 12-17%: at temperature 1
 the 1.3M-parameter model garbles about 1 response in 4 (a word or phrase
 swapped into a scratchpad sentence, another request's task in the output).
-Garbled responses hold a token the model itself gives p < 1e-3 (median 4e-4;
-the least likely token of a clean response has median p 0.045): the share is
-the softmax tail over ~50 sampled tokens, which 3x the organism's steps cut
+The least likely sampled token of a garbled response has median p 4e-4
+under the model itself (of a clean one: 0.045): the share is the softmax
+tail over ~50 sampled tokens, which 3x the organism's steps cut
 only from 0.31 to 0.21 (tgg_plain).
 """
 
