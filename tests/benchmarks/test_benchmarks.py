@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from afjax.models import presets, transformer as tfm
-from benchmarks import (common, cost_growth, grpo_iteration, lm_step, matmul_peak, memory,
-                        rl_step, sampler)
+from benchmarks import (common, cost_growth, grpo_iteration, lm_step, matmul_peak,
+                        matmul_shapes, memory, rl_step, sampler)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MACHINE_KEYS = {"platform", "device_kind", "jax", "cpu_count", "date"}
@@ -120,6 +120,17 @@ def test_command_line_entry_point():
        "--repeats=1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert only_record(proc.stdout, "matmul_peak")["results"][0]["n"] == 32
+
+
+def test_matmul_shapes_times_three_matmuls_per_projection(capsys):
+  matmul_shapes.main(["--d_model=32", "--num_layers=2", "--vocab=64", "--tokens=16",
+                      "--repeats=1", "--peak_n=64"])
+  record = only_record(capsys.readouterr().out, "matmul_shapes")
+  cfg = grpo_iteration.width_config(32, 64, 2)
+  assert len(record["results"]) == 3 * 8
+  assert record["summary"]["gflop"] * 1e9 == pytest.approx(
+      3 * 2 * 16 * common.matmul_params(cfg))
+  assert record["summary"]["matmuls_alone_s"] > 0 and record["summary"]["fraction_of_peak"] > 0
 
 
 TINY_GRPO = ["--d_model=32", "--num_layers=1", "--vocab=64", "--num_prompts=2", "--group_size=2",
