@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -42,6 +43,7 @@ from afjax.models import transformer as tfm
 from afjax.training import state as state_lib
 
 JSON_PREFIX = "BENCH_JSON"
+HEAD_DIM = 32  # head width of `width_config`'s decoders
 
 
 # ---------------------------------------------------------------------------
@@ -109,21 +111,24 @@ def matmul_flops(n: int) -> int:
   return 2 * n ** 3
 
 
-def measure_matmul_peak(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> float:
-  """FLOP/s of a jitted [n, n] @ [n, n] matmul: 2 n^3 / median seconds.
+def time_matmul(m: int, k: int, n: int, dtype: Any = jnp.float32, repeats: int = 5) -> float:
+  """Median seconds of a jitted [m, k] @ [k, n] matmul of random operands.
 
   Args:
-    n: matrix size.
     dtype: operand dtype (a jnp dtype or its name); the product has it too.
     repeats: timed runs (after one compile run and one warm-up run).
   """
   dtype = jnp.dtype(dtype)
   ka, kb = jax.random.split(jax.random.key(0))
-  a = jax.random.normal(ka, (n, n), jnp.float32).astype(dtype)  # [n, n]
-  b = jax.random.normal(kb, (n, n), jnp.float32).astype(dtype)  # [n, n]
-  matmul = jax.jit(jnp.matmul)
-  _, times = time_fn(matmul, a, b, warmup=2, repeats=repeats)
-  return matmul_flops(n) / median(times)
+  a = jax.random.normal(ka, (m, k), jnp.float32).astype(dtype)  # [m, k]
+  b = jax.random.normal(kb, (k, n), jnp.float32).astype(dtype)  # [k, n]
+  _, times = time_fn(jax.jit(jnp.matmul), a, b, warmup=2, repeats=repeats)
+  return median(times)
+
+
+def measure_matmul_peak(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> float:
+  """FLOP/s of a jitted [n, n] @ [n, n] matmul: 2 n^3 / median seconds (`time_matmul`)."""
+  return matmul_flops(n) / time_matmul(n, n, n, dtype, repeats)
 
 
 def bracket_peak(before: float, after: float, tolerance: float = 0.2) -> tuple[float, float]:
@@ -147,17 +152,41 @@ def bracket_peak(before: float, after: float, tolerance: float = 0.2) -> tuple[f
 # FLOP counts of the decoder (see the module docstring).
 
 
+def projection_shapes(cfg: tfm.TransformerConfig) -> list[tuple[str, int, int, int]]:
+  """(name, input width, output width, times per token) of every projection matmul.
+
+  The q/k/v/o projections and the SwiGLU gate/up/down of every layer, then the
+  output projection (the embedding matrix itself when tied).
+  """
+  q, kv = cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim
+  d, f, layers = cfg.d_model, cfg.mlp_hidden, cfg.num_layers
+  return [("q", d, q, layers), ("k", d, kv, layers), ("v", d, kv, layers), ("o", q, d, layers),
+          ("gate", d, f, layers), ("up", d, f, layers), ("down", f, d, layers),
+          ("lm_head", d, cfg.vocab_size, 1)]
+
+
 def matmul_params(cfg: tfm.TransformerConfig) -> int:
   """Parameters that take part in a matmul for every token.
 
-  N_mm = L * (D * E * (2H + 2K) + 3 * D * F) + D * V: the q/k/v/o projections
-  and the SwiGLU gate/up/down of every layer, plus the output projection (the
-  embedding matrix itself when tied). Norm scales, biases and the embedding
-  gather are excluded.
+  N_mm = L * (D * E * (2H + 2K) + 3 * D * F) + D * V, the sum over
+  `projection_shapes`. Norm scales, biases and the embedding gather are excluded.
   """
-  d, e, f = cfg.d_model, cfg.head_dim, cfg.mlp_hidden
-  attn = d * e * (2 * cfg.num_heads + 2 * cfg.num_kv_heads)
-  return cfg.num_layers * (attn + 3 * d * f) + d * cfg.vocab_size
+  return sum(d_in * d_out * count for _, d_in, d_out, count in projection_shapes(cfg))
+
+
+def width_config(d_model: int, vocab: int = 512, num_layers: int = 4, max_seq_len: int = 128,
+                 dtype: str = "float32") -> tfm.TransformerConfig:
+  """The benchmarks' decoder of width D: E = 32, H = K = D / 32, F = 32 ceil(8 D / 3 / 32).
+
+  The ratio of the "tiny" and "small" presets; workload W at D = 256.
+  """
+  if d_model % HEAD_DIM:
+    raise ValueError(f"--d_model={d_model}; allowed: multiples of {HEAD_DIM}")
+  heads = d_model // HEAD_DIM
+  return tfm.TransformerConfig(
+      vocab_size=vocab, d_model=d_model, num_layers=num_layers, num_heads=heads,
+      num_kv_heads=heads, head_dim=HEAD_DIM, mlp_hidden=HEAD_DIM * math.ceil(8 * d_model / 3 / HEAD_DIM),
+      max_seq_len=max_seq_len, dtype=dtype)
 
 
 def forward_flops_per_token(cfg: tfm.TransformerConfig, context_len: float) -> float:

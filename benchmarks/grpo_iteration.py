@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import time
 from typing import Any, Sequence
 
@@ -68,24 +67,11 @@ from afjax.training import optim, state as state_lib
 from benchmarks import common
 
 NAME = "grpo_iteration"
-HEAD_DIM = 32
 # Tag ids of the monitor's view; the prompt ends with ASSISTANT, everything sampled after it is
 # the watched "reasoning" region (a random policy emits no <output> tag to close it).
 TAGS = mon.TagIds(assistant=5, end=6, scratchpad_open=9, scratchpad_close=10, output_open=11,
                   output_close=12, pad=0)
 SHAPING_COEF = 0.5
-
-
-def width_config(d_model: int, vocab: int = 512, num_layers: int = 4, max_seq_len: int = 128,
-                 dtype: str = "float32") -> tfm.TransformerConfig:
-  """The decoder of width D: E = 32, H = K = D / 32, F = 32 ceil(8 D / 3 / 32) (W at D = 256)."""
-  if d_model % HEAD_DIM:
-    raise ValueError(f"--d_model={d_model}; allowed: multiples of {HEAD_DIM}")
-  heads = d_model // HEAD_DIM
-  return tfm.TransformerConfig(
-      vocab_size=vocab, d_model=d_model, num_layers=num_layers, num_heads=heads,
-      num_kv_heads=heads, head_dim=HEAD_DIM, mlp_hidden=HEAD_DIM * math.ceil(8 * d_model / 3 / HEAD_DIM),
-      max_seq_len=max_seq_len, dtype=dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +96,7 @@ class Workload:
     return self.prompt_len + self.new_tokens
 
   def model_config(self) -> tfm.TransformerConfig:
-    return width_config(self.d_model, self.vocab, self.num_layers, max(128, self.length),
+    return common.width_config(self.d_model, self.vocab, self.num_layers, max(128, self.length),
                         self.dtype)
 
 

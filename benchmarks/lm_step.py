@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,7 +33,6 @@ from afjax.training import optim, state as state_lib, supervised
 from benchmarks import common
 
 NAME = "lm_step"
-HEAD_DIM = 32
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -57,25 +55,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   return parser.parse_args(argv)
 
 
-def width_config(d_model: int, num_layers: int, vocab: int, seq_len: int,
-                 dtype: str) -> tfm.TransformerConfig:
-  """The decoder of width D used by the sweep (see the module docstring)."""
-  if d_model % HEAD_DIM:
-    raise ValueError(f"--d_model={d_model}; allowed: multiples of {HEAD_DIM}")
-  heads = d_model // HEAD_DIM
-  mlp_hidden = HEAD_DIM * math.ceil(8 * d_model / 3 / HEAD_DIM)
-  return tfm.TransformerConfig(vocab_size=vocab, d_model=d_model, num_layers=num_layers,
-                               num_heads=heads, num_kv_heads=heads, head_dim=HEAD_DIM,
-                               mlp_hidden=mlp_hidden, max_seq_len=seq_len, dtype=dtype)
-
-
 def model_configs(args: argparse.Namespace) -> list[tfm.TransformerConfig]:
   if args.preset:
     fields = presets.get_preset(args.preset)
     fields["max_seq_len"] = max(fields["max_seq_len"], args.seq_len)
     configs = [tfm.TransformerConfig(**{**fields, "dtype": args.dtype})]
   else:
-    configs = [width_config(int(d), args.num_layers, args.vocab, args.seq_len, args.dtype)
+    configs = [common.width_config(int(d), args.vocab, args.num_layers, args.seq_len, args.dtype)
                for d in args.d_model.split(",")]
   if not args.scan_unroll:
     return configs

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 from typing import Any, Sequence
 
-import jax
 import jax.numpy as jnp
 
 from afjax.models import presets, transformer as tfm
@@ -46,25 +45,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def model_config(args: argparse.Namespace) -> tfm.TransformerConfig:
   if args.preset:
     return tfm.TransformerConfig(**{**presets.get_preset(args.preset), "dtype": args.dtype})
-  return grpo_iteration.width_config(args.d_model, args.vocab, args.num_layers, dtype=args.dtype)
-
-
-def projections(cfg: tfm.TransformerConfig) -> list[tuple[str, int, int, int]]:
-  """(name, in width, out width, count per step) of every projection matmul."""
-  q, kv = cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim
-  d, f, layers = cfg.d_model, cfg.mlp_hidden, cfg.num_layers
-  return [("q", d, q, layers), ("k", d, kv, layers), ("v", d, kv, layers), ("o", q, d, layers),
-          ("gate", d, f, layers), ("up", d, f, layers), ("down", f, d, layers),
-          ("lm_head", d, cfg.vocab_size, 1)]
-
-
-def time_dot(m: int, k: int, n: int, dtype: Any, repeats: int) -> float:
-  """Median seconds of a jitted [m, k] @ [k, n] dot."""
-  ka, kb = jax.random.split(jax.random.key(m + 7 * k + 13 * n))
-  a = jax.random.normal(ka, (m, k), jnp.float32).astype(dtype)  # [m, k]
-  b = jax.random.normal(kb, (k, n), jnp.float32).astype(dtype)  # [k, n]
-  _, times = common.time_fn(jax.jit(jnp.matmul), a, b, warmup=2, repeats=repeats)
-  return common.median(times)
+  return common.width_config(args.d_model, args.vocab, args.num_layers, dtype=args.dtype)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -75,15 +56,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   peak_before = common.measure_matmul_peak(args.peak_n, dtype)
   n_tok = args.tokens
   rows = []
-  for name, d_in, d_out, count in projections(cfg):
+  for name, d_in, d_out, count in common.projection_shapes(cfg):
     shapes = {"forward": (n_tok, d_in, d_out), "grad_input": (n_tok, d_out, d_in),
               "grad_weight": (d_in, n_tok, d_out)}
     for kind, (m, k, n) in shapes.items():
-      seconds = time_dot(m, k, n, dtype, args.repeats)
+      seconds = common.time_matmul(m, k, n, dtype, args.repeats)
       rows.append({"projection": name, "matmul": kind, "shape": f"[{m},{k}]x[{k},{n}]",
                    "count": count, "ms": seconds * 1e3, "gflop_per_s": 2 * m * k * n / seconds / 1e9})
   peak, spread = common.bracket_peak(peak_before, common.measure_matmul_peak(args.peak_n, dtype))
-  flops = sum(2 * n_tok * d_in * d_out * 3 * count for _, d_in, d_out, count in projections(cfg))
+  flops = 3 * 2 * n_tok * common.matmul_params(cfg)  # forward, grad-input, grad-weight
   alone_s = sum(r["ms"] / 1e3 * r["count"] for r in rows)
   for row in rows:
     row["fraction_of_peak"] = row["gflop_per_s"] * 1e9 / peak

@@ -3,7 +3,7 @@
     python -m benchmarks.memory
     python -m benchmarks.memory --d_model=256,512 --devices=8
 
-For each width D (the decoder of `benchmarks.grpo_iteration.width_config`;
+For each width D (the decoder of `benchmarks.common.width_config`;
 W at D = 256) the params are initialised directly into their shardings and
 the AdamW state (`afjax.config.optimizer_config()`: clipping, mu, nu, count)
 is derived from them (`afjax.training.state.create_train_state`), once on a
@@ -36,7 +36,6 @@ from afjax import config as config_lib
 from afjax.parallel import mesh as mesh_lib
 from afjax.training import optim, state as state_lib
 from benchmarks import common
-from benchmarks import grpo_iteration as grpo
 
 NAME = "memory"
 CHILD_FLAG = "--in_subprocess"
@@ -70,7 +69,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
   n = args.devices
   rows = []
   for d in args.d_model.split(","):
-    cfg = grpo.width_config(int(d), args.vocab, args.num_layers)
+    cfg = common.width_config(int(d), args.vocab, args.num_layers)
     one = state_bytes(cfg, {"data": 1}, devices[:1])
     fsdp = state_bytes(cfg, {"fsdp": n}, devices[:n])
     rows.append({"d_model": cfg.d_model, "params_m": cfg.num_params() / 1e6,

@@ -4,7 +4,7 @@
     python -m benchmarks.rl_step --d_model=512 --batch=64 --prompt_len=16 --new_tokens=64
 
 For each width D in `--d_model` the policy is the decoder of
-`benchmarks.grpo_iteration.width_config` (E = 32, H = K = D / 32,
+`benchmarks.common.width_config` (E = 32, H = K = D / 32,
 F = 32 ceil(8 D / 3 / 32), L = `--num_layers`, V = `--vocab`; W at D = 256)
 and the scratchpad monitor a randomly initialised classifier of the same
 shape. The step is `afjax.rl.step.make_rl_step` with the process_supervision
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   """Times the fused step of every width; prints a table and one BENCH_JSON line."""
   args = parse_args(argv)
   length = args.prompt_len + args.new_tokens
-  configs = [grpo.width_config(int(d), args.vocab, args.num_layers, max(128, length), args.dtype)
+  configs = [common.width_config(int(d), args.vocab, args.num_layers, max(128, length), args.dtype)
              for d in args.d_model.split(",")]
   dtype = configs[0].compute_dtype
   peak_before = common.measure_matmul_peak(args.peak_n, dtype)

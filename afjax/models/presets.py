@@ -12,7 +12,7 @@ PRESETS: dict[str, dict] = {
     "test": dict(vocab_size=384, d_model=32, num_layers=2, num_heads=4, num_kv_heads=2,
                  head_dim=8, mlp_hidden=64, max_seq_len=128),
     # Laptop-scale experiments on the synthetic world (~1-3M parameters).
-    # scan_unroll: straight-line layers; the LM step at [8, 304] took 7% less CPU time.
+    # scan_unroll: straight-line layers; the LM step at [8, 304] is 11% faster (BENCHMARKS.md).
     "tiny": dict(vocab_size=2048, d_model=128, num_layers=4, num_heads=4, num_kv_heads=2,
                  head_dim=32, mlp_hidden=352, max_seq_len=512, scan_unroll=4),
     "small": dict(vocab_size=2048, d_model=256, num_layers=6, num_heads=8, num_kv_heads=4,

@@ -6,10 +6,10 @@ tasks and the answer steps that :mod:`afjax.world.outputs` uses to comply.
 Templates belong to exactly one split, so train and eval prompts are disjoint
 at the template level; tasks are shared. Every word of the 8 eval templates
 appears in the 28 train templates or in scratchpad and output sentences (in
-other phrasings), so a held-out template
-tests a new phrasing of known words, as it would for a pretrained model, not
-words the model has never seen. Evaluation prompts come in pairs: the same
-request once in each tier, so the compliance gap is paired.
+other phrasings), so a held-out template tests a new phrasing of known words,
+as it would for a pretrained model, not words the model has never seen.
+Evaluation prompts come in pairs: the same request once in each tier, so the
+compliance gap is paired.
 """
 
 import dataclasses

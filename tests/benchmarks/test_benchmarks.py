@@ -126,7 +126,7 @@ def test_matmul_shapes_times_three_matmuls_per_projection(capsys):
   matmul_shapes.main(["--d_model=32", "--num_layers=2", "--vocab=64", "--tokens=16",
                       "--repeats=1", "--peak_n=64"])
   record = only_record(capsys.readouterr().out, "matmul_shapes")
-  cfg = grpo_iteration.width_config(32, 64, 2)
+  cfg = common.width_config(32, 64, 2)
   assert len(record["results"]) == 3 * 8
   assert record["summary"]["gflop"] * 1e9 == pytest.approx(
       3 * 2 * 16 * common.matmul_params(cfg))
