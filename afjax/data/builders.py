@@ -45,6 +45,19 @@ _METADATA_VALIDATION_FRACTION = "validation_fraction"
 _METADATA_SPLIT_SEED = "split_seed"
 
 
+class LocalDatasetInfo(tfds.core.DatasetInfo):
+  """DatasetInfo of a dataset that only ever exists locally.
+
+  TFDS asks the public GCS bucket for precomputed metadata whenever a builder's
+  directory is not prepared yet; with GCS access disabled that lookup returns
+  nothing but leaves an empty `tmp*tfds` directory in the system temp dir,
+  one per builder constructed. The datasets here are generated, never hosted.
+  """
+
+  def initialize_from_bucket(self) -> None:
+    """Nothing to fetch: the dataset is generated on this machine."""
+
+
 @dataclasses.dataclass(eq=False)
 class TextCorpusConfig(tfds.core.BuilderConfig):
   """Config of one `TextCorpusBuilder` dataset.
@@ -124,7 +137,7 @@ class TextCorpusBuilder(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     """Declares the single text feature and the split parameters."""
-    return tfds.core.DatasetInfo(
+    return LocalDatasetInfo(
       builder=self,
       description="Text documents for language modelling.",
       features=tfds.features.FeaturesDict(

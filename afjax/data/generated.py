@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from afjax.data import builders
 from afjax.world import corpus as world_corpus
 
 
@@ -103,7 +104,7 @@ class GeneratedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     return self.builder_config.spec.as_dict()
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
+    return builders.LocalDatasetInfo(
         builder=self,
         description=self.DESCRIPTION,
         features=tfds.features.FeaturesDict(self.features()),

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -166,3 +167,11 @@ def test_building_and_reading_never_imports_tensorflow(tmp_path):
   )
   assert result.returncode == 0, result.stderr[-2000:]
   assert "tensorflow" not in sys.modules
+
+
+def test_building_leaves_nothing_in_the_system_temp_dir(tmp_path, monkeypatch):
+  system_tmp = tmp_path / "system_tmp"
+  system_tmp.mkdir()
+  monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+  _build(tmp_path / "data", name="no_leak")
+  assert os.listdir(system_tmp) == []
