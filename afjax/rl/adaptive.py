@@ -35,7 +35,6 @@ import optax
 
 from afjax.jobs import monitor as monitor_job
 from afjax.models import monitor as monitor_lib
-from afjax.parallel import mesh as mesh_lib
 from afjax.training import state as state_lib
 from afjax.world import labels
 

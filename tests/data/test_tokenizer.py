@@ -1,6 +1,5 @@
 """Tests for the byte-level BPE tokenizer helpers."""
 
-import json
 import os
 
 import numpy as np

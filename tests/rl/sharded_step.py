@@ -7,7 +7,6 @@ Also holds the tiny model, monitor and rollout builders that test_step.py uses.
 import json
 import sys
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
