@@ -33,8 +33,6 @@ import dataclasses
 import importlib.util
 import json
 import pathlib
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -43,9 +41,10 @@ import ml_collections
 
 from afjax import config as config_lib
 from afjax import jobs as jobs_lib
+from afjax import launch
 
 CONFIGS_ROOT = pathlib.Path(__file__).resolve().parents[2] / "configs"
-DONE = "DONE"
+DONE = launch.DONE_NAME
 STAGE_SETS = ("all", "shared", "rl", "report")
 
 
@@ -225,20 +224,12 @@ def run_stage(stage: Stage, index: int, total: int) -> float:
   return seconds
 
 
-def stage_command(stage: Stage) -> list[str]:
-  """The `python -m afjax.main ...` command that runs `stage` on its own."""
+def stage_run(stage: Stage) -> launch.Run:
+  """The stage as a `python -m afjax.main ...` run of its own (afjax.launch)."""
   path, sep, arg = stage.config.partition(":")
   config_file = pathlib.Path(path) if pathlib.Path(path).exists() else CONFIGS_ROOT / path
-  overrides = [f"--config.{key}={_cli_value(value)}" for key, value in stage.overrides]
-  return [sys.executable, "-m", "afjax.main", f"--config={config_file}{sep}{arg}",
-          f"--workdir={stage.workdir}", *overrides]
-
-
-def _cli_value(value: Any) -> str:
-  """A value as ml_collections' --config.x= parser reads it (strings as they are, else repr)."""
-  if isinstance(value, str):
-    return value
-  return repr(tuple(value)) if isinstance(value, list) else repr(value)
+  return launch.Run(stage.name, f"{config_file}{sep}{arg}", str(stage.workdir),
+                    dict(stage.overrides))
 
 
 def run_stages_in_parallel(stages: list[Stage], processes: int, first_index: int,
@@ -248,34 +239,22 @@ def run_stages_in_parallel(stages: list[Stage], processes: int, first_index: int
   Raises:
     RuntimeError: naming every stage that failed and its log (the others still finish).
   """
-  pending = [s for s in stages if not s.done_path().exists()]
-  for index, stage in enumerate(stages, first_index):
-    if stage.done_path().exists():
-      print(f"[{index}/{total}] {stage.name}: done already, skipped", flush=True)
-  running: list[tuple[Stage, subprocess.Popen, float, Any]] = []
-  failed, finished = [], first_index + len(stages) - len(pending) - 1
-  while pending or running:
-    while pending and len(running) < processes:
-      stage = pending.pop(0)
-      stage.workdir.mkdir(parents=True, exist_ok=True)
-      log = open(stage.workdir / "run.log", "a")
-      print(f"[started] {stage.name} -> {stage.workdir} (log: run.log)", flush=True)
-      proc = subprocess.Popen(stage_command(stage), stdout=log, stderr=subprocess.STDOUT)
-      running.append((stage, proc, time.perf_counter(), log))
-    time.sleep(0.5)
-    for item in [r for r in running if r[1].poll() is not None]:
-      stage, proc, start, log = item
-      running.remove(item)
-      log.close()
-      finished += 1
-      seconds = time.perf_counter() - start
-      if proc.returncode == 0:
-        stage.done_path().write_text(json.dumps({"seconds": seconds, "config": stage.config}))
-        print(f"[{finished}/{total}] {stage.name}: finished in {seconds:.0f} s", flush=True)
-      else:
-        failed.append(f"{stage.name} (exit {proc.returncode}, log {stage.workdir / 'run.log'})")
-        print(f"[{finished}/{total}] {stage.name}: FAILED, see {stage.workdir / 'run.log'}",
-              flush=True)
+  count = [first_index - 1]
+
+  def report(result: launch.RunResult) -> None:
+    count[0] += 1
+    name = result.run.name
+    if result.status == launch.SKIPPED:
+      print(f"[{count[0]}/{total}] {name}: done already, skipped", flush=True)
+    elif result.status == launch.OK:
+      print(f"[{count[0]}/{total}] {name}: finished in {result.seconds:.0f} s", flush=True)
+    else:
+      print(f"[{count[0]}/{total}] {name}: FAILED, see {result.log_path}", flush=True)
+
+  print(f"{len(stages)} RL runs, {processes} at a time, each logging to its run.log", flush=True)
+  results = launch.run_all([stage_run(s) for s in stages], processes, on_finish=report)
+  failed = [f"{r.run.name} (exit {r.returncode}, log {r.log_path})"
+            for r in results if r.status == launch.FAILED]
   if failed:
     raise RuntimeError(f"{len(failed)} RL run(s) failed: {'; '.join(failed)}")
 

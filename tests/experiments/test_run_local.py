@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from afjax import launch
 from experiments import run_local
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -29,20 +30,9 @@ def first_pass(tmp_path_factory):
   spec = tmp / "spec.json"
   spec.write_text(json.dumps(spec_entries(tmp)))
   finished = []
-  results = run_local.run_all(run_local.load_spec(spec), max_parallel=2,
+  results = launch.run_all(run_local.load_spec(spec), max_parallel=2,
                               on_finish=finished.append)
   return tmp, spec, results, finished
-
-
-def test_command_and_override_formatting():
-  run = run_local.Run("r", "configs/lm.py:test", "/w", {
-      "config.train.steps": 5, "optimizer.learning_rate": 0.001, "distributed": False,
-      "model.dtype": "bfloat16", "mesh_rules": [["embed", None]]})
-  assert run.command()[1:] == [
-      "-m", "afjax.main", "--config=configs/lm.py:test", "--workdir=/w",
-      "--config.train.steps=5", "--config.optimizer.learning_rate=0.001",
-      "--config.distributed=False", "--config.model.dtype=bfloat16",
-      "--config.mesh_rules=(['embed', None],)"]
 
 
 @pytest.mark.parametrize("entries, message", [
@@ -71,7 +61,7 @@ def test_parallel_runs_log_mark_done_and_report_failures(first_pass):
   assert bad.status == "failed" and bad.returncode != 0
   assert not (tmp / "bad" / "DONE").exists()
   assert bad.log_path == tmp / "bad" / "run.log"
-  assert "optimizer.schedule='bogus'" in run_local.last_line(bad.log_path)
+  assert "optimizer.schedule='bogus'" in launch.last_line(bad.log_path)
 
 
 def test_rerun_skips_finished_and_exits_nonzero_on_failure(first_pass):
@@ -84,7 +74,7 @@ def test_rerun_skips_finished_and_exits_nonzero_on_failure(first_pass):
   assert "0 ok, 1 skipped, 1 failed" in out
   assert f"log {tmp / 'bad' / 'run.log'}" in out
   # The failed run ran (and failed) twice; both attempts are in its log.
-  assert (tmp / "bad" / "run.log").read_text().count("# run_local") == 4
+  assert (tmp / "bad" / "run.log").read_text().count(launch.LOG_PREFIX) == 4
 
 
 def test_dry_run_prints_commands_and_runs_nothing(first_pass, tmp_path):
