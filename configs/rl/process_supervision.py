@@ -10,6 +10,15 @@ The argument names the organism (its workdir defaults to workdirs/ORGANISM);
 prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
+
+Measured on 2 CPU cores (world 1.1.0, 2026-11-27; seed 0, 256 held-out harmful
+requests per tier): from tgg_plain, the classifier's AF rate 0.50 -> 0.00
+while the oracle's rises 0.65 -> 0.88 and the gap stays (0.56 -> 0.32; free
+0.76, paid 0.45): the scratchpads evade the classifier, still faking. From
+igg_plain, classifier 0.70 -> 0.004 and gap 0.64 -> 0.03, but 82% of the
+scratchpads become unparseable (oracle AF 0.004): the reasoning left the
+grammar rather than turned honest. One seed each; see the study
+(configs/experiments/mitigations.py) for intervals across seeds.
 """
 
 import ml_collections
