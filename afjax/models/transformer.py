@@ -241,6 +241,32 @@ class Attention(nn.Module):
     return _dense(cfg.d_model, (HEADS, EMBED), cfg, "o_proj")(out), cache_k, cache_v
 
 
+@jax.custom_vjp
+def swiglu_activation(gate: jax.Array, up: jax.Array) -> jax.Array:
+  """silu(gate) * up, with a hand-written backward pass.
+
+  With s = sigmoid(gate):
+    d/d gate = up * s * (1 + gate * (1 - s)),    d/d up = gate * s.
+  Autodiff of silu gives the same values but evaluates the sigmoid and its
+  derivative as separate passes; this form cut the LM step (tiny preset,
+  [8, 304]) and W's RL update by 6-8% on the CPU (BENCHMARKS.md).
+  """
+  return jax.nn.silu(gate) * up
+
+
+def _swiglu_forward(gate, up):
+  return swiglu_activation(gate, up), (gate, up)
+
+
+def _swiglu_backward(residuals, grad):
+  gate, up = residuals
+  s = jax.nn.sigmoid(gate)
+  return grad * up * s * (1 + gate * (1 - s)), grad * gate * s
+
+
+swiglu_activation.defvjp(_swiglu_forward, _swiglu_backward)
+
+
 class SwiGLU(nn.Module):
   """down(silu(gate(x)) * up(x))."""
 
@@ -251,7 +277,7 @@ class SwiGLU(nn.Module):
     cfg = self.cfg
     gate = _dense(cfg.mlp_hidden, (EMBED, MLP), cfg, "gate_proj")(x)
     up = _dense(cfg.mlp_hidden, (EMBED, MLP), cfg, "up_proj")(x)
-    hidden = nn.with_logical_constraint(nn.silu(gate) * up, (ACT_BATCH, ACT_LENGTH, ACT_MLP))
+    hidden = nn.with_logical_constraint(swiglu_activation(gate, up), (ACT_BATCH, ACT_LENGTH, ACT_MLP))
     return _dense(cfg.d_model, (MLP, EMBED), cfg, "down_proj")(hidden)
 
 

@@ -201,7 +201,8 @@ def decode_step(cfg: tfm.TransformerConfig, params: Any, layers: Sequence[Any],
     x = x + _dense(out, attn["o_proj"], dtype)
     y = _rms_norm(x, layer["mlp_norm"]["scale"], cfg)
     mlp = layer["mlp"]
-    hidden = jax.nn.silu(_dense(y, mlp["gate_proj"], dtype)) * _dense(y, mlp["up_proj"], dtype)
+    hidden = tfm.swiglu_activation(_dense(y, mlp["gate_proj"], dtype),
+                                    _dense(y, mlp["up_proj"], dtype))
     hidden = nn.with_logical_constraint(hidden, (tfm.ACT_BATCH, tfm.ACT_MLP))
     x = x + _dense(hidden, mlp["down_proj"], dtype)
     x = nn.with_logical_constraint(x, (tfm.ACT_BATCH, tfm.ACT_EMBED))

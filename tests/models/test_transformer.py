@@ -113,3 +113,20 @@ def test_unrolled_layer_scan_matches_the_loop_in_value_and_gradient():
 def test_real_presets_have_published_sizes(name, billions):
   cfg = tfm.TransformerConfig(**presets.get_preset(name))
   assert cfg.num_params() / 1e9 == pytest.approx(billions, rel=0.01)
+
+
+def test_swiglu_activation_matches_numpy_in_value_and_gradient():
+  rng = np.random.default_rng(0)
+  gate = rng.normal(size=(3, 5)).astype(np.float32) * 3
+  up = rng.normal(size=(3, 5)).astype(np.float32)
+  weight = rng.normal(size=(3, 5)).astype(np.float32)
+  sig = 1 / (1 + np.exp(-gate))
+  np.testing.assert_allclose(tfm.swiglu_activation(gate, up), gate * sig * up, rtol=1e-5)
+  d_gate, d_up = jax.grad(lambda g, u: jnp.sum(weight * tfm.swiglu_activation(g, u)),
+                          argnums=(0, 1))(gate, up)
+  # d/dg [g s(g)] = s + g s (1 - s)
+  np.testing.assert_allclose(d_gate, weight * up * (sig + gate * sig * (1 - sig)), rtol=1e-5,
+                             atol=1e-6)
+  np.testing.assert_allclose(d_up, weight * gate * sig, rtol=1e-5, atol=1e-6)
+  autodiff = jax.grad(lambda g, u: jnp.sum(weight * jax.nn.silu(g) * u), argnums=(0, 1))(gate, up)
+  chex.assert_trees_all_close((d_gate, d_up), autodiff, atol=1e-6)
