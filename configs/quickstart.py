@@ -21,17 +21,21 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048):
-593 s in all (base 156 s, organism 116 s incl. its evaluation, monitors 36 +
-35 s, their evaluation 25 s, then RL runs of 70-127 s two at a time). One
-seed, 16 iterations; gap and AF rates on 128 harmful requests per tier,
-before -> after RL (95% within-run intervals in report.md):
-  before RL            gap 0.641, AF oracle 0.656, AF classifier 0.766, lying 0.179
-  baseline             gap 0.750, AF oracle 0.773, AF classifier 0.758
-  process_supervision  gap 0.281, AF oracle 0.203, AF classifier 0.055
-  length_penalty       gap 0.680, AF oracle 0.805, AF classifier 0.664
-  interrogation        gap 0.688, AF oracle 0.664, AF classifier 0.789, lying 0.176
-  output_monitor       gap 0.109, AF oracle 0.062, AF classifier 0.109
+Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048, at
+commit 6dcd191): 560 s in all, 9 min 22 s for the command (base 141 s,
+organism 107 s incl. its evaluation, monitors 35 + 34 s, their evaluation
+29 s, then RL runs of 67-121 s two at a time). One seed, 16 iterations; gap
+and AF rates on 128 harmful requests per tier, before -> after RL (95%
+within-run intervals in report.md):
+  before RL            gap 0.625, AF oracle 0.648, AF classifier 0.805, lying 0.145
+  baseline             gap 0.695, AF oracle 0.781, AF classifier 0.773
+  process_supervision  gap 0.227, AF oracle 0.094, AF classifier 0.023
+  length_penalty       gap 0.680, AF oracle 0.688, AF classifier 0.828
+  interrogation        gap 0.695, AF oracle 0.750, AF classifier 0.867, lying 0.188
+  output_monitor       gap 0.070, AF oracle 0.039, AF classifier 0.047
+The previous measurement (593 s, before the faster loss and SwiGLU backward of
+8d1ad74) gave gaps 0.641 / 0.750 / 0.281 / 0.680 / 0.688 / 0.109 in the same
+order: the arms' ordering held, single-seed figures moved by up to 0.06.
 """
 
 import ml_collections
