@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -77,26 +77,32 @@ def random_batch(rng: np.random.Generator, vocab: int, batch: int,
           "loss_mask": np.ones((batch, seq_len), np.float32)}
 
 
-def time_train_step(cfg: tfm.TransformerConfig,
-                    args: argparse.Namespace) -> tuple[float, list[float]]:
-  """(compile_s, step seconds) of the donated AdamW train step for `cfg`."""
+def make_step_runner(cfg: tfm.TransformerConfig, batch: int, seq_len: int,
+                     seed: int = 0) -> Callable[[], tuple[Any, Any]]:
+  """A function running one donated AdamW train step for `cfg` on a fixed random batch."""
   mesh = mesh_lib.make_mesh({"data": -1})
   rules = mesh_lib.DEFAULT_RULES
   model = tfm.Transformer(cfg)
-  params = common.random_params(cfg, args.seed, mesh, rules)
+  params = common.random_params(cfg, seed, mesh, rules)
   tx = optim.make_optimizer(config_lib.optimizer_config(), total_steps=1000)
-  state = state_lib.create_train_state(params, tx, args.seed, mesh)
+  state = state_lib.create_train_state(params, tx, seed, mesh)
   step = supervised.make_train_step(lambda p, b: supervised.lm_loss(model, p, b), tx,
                                     state_lib.state_shardings(state, tx, mesh), mesh, rules)
-  host_batch = random_batch(np.random.default_rng(args.seed), cfg.vocab_size, args.batch,
-                            args.seq_len)
-  batch = supervised.place_batch(host_batch, mesh)
+  host_batch = random_batch(np.random.default_rng(seed), cfg.vocab_size, batch, seq_len)
+  placed = supervised.place_batch(host_batch, mesh)
   carry = [state]
 
   def run_step():
-    carry[0], metrics = step(carry[0], batch)  # the old state is donated
+    carry[0], metrics = step(carry[0], placed)  # the old state is donated
     return carry[0], metrics
 
+  return run_step
+
+
+def time_train_step(cfg: tfm.TransformerConfig,
+                    args: argparse.Namespace) -> tuple[float, list[float]]:
+  """(compile_s, step seconds) of the donated AdamW train step for `cfg`."""
+  run_step = make_step_runner(cfg, args.batch, args.seq_len, args.seed)
   return common.time_fn(run_step, repeats=args.repeats)
 
 

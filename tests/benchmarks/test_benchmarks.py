@@ -4,9 +4,11 @@ No speed is asserted (speed is measured in benchmarks/, see BENCHMARKS.md);
 the FLOP counters are checked against explicit sums.
 """
 
+import gzip
+import json
+import pathlib
 import subprocess
 import sys
-import pathlib
 
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 
 from afjax.models import presets, transformer as tfm
 from benchmarks import (common, cost_growth, grpo_iteration, lm_step, matmul_peak,
-                        matmul_shapes, memory, rl_step, sampler)
+                        matmul_shapes, memory, profile_step, rl_step, sampler)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MACHINE_KEYS = {"platform", "device_kind", "jax", "cpu_count", "date"}
@@ -194,3 +196,33 @@ def test_memory_fsdp_on_fake_devices(capsys):
   row = record["results"][0]
   assert row["bytes_per_device_fsdp8"] < row["bytes_1_device"]
   assert row["ratio"] == pytest.approx(row["bytes_per_device_fsdp8"] / row["bytes_1_device"])
+
+
+def test_rank_kernels_sums_per_instruction_and_skips_runtime_events(tmp_path):
+  def event(name, dur, module="jit_step"):
+    return {"ph": "X", "name": name, "dur": dur, "args": {"hlo_module": module}}
+  events = [event("fusion.1", 300.0), event("fusion.1", 100.0), event("dot.2", 100.0),
+            event("ThunkExecutor::Execute", 5000.0), event("while.3", 4000.0),
+            {"ph": "i", "name": "fusion.1"}]
+  path = tmp_path / "trace.json.gz"
+  with gzip.open(path, "wt") as f:
+    json.dump({"traceEvents": events}, f)
+  rows = profile_step.rank_kernels(path, steps=2, instructions={
+      ("jit_step", "fusion.1"): ("f32[4,8]{1,0}", "jit(step)/mul")})
+  assert [r["kernel"] for r in rows] == ["fusion.1", "dot.2"]
+  assert rows[0]["ms_per_step"] == pytest.approx(0.2) and rows[0]["calls_per_step"] == 1
+  assert rows[0]["share"] == pytest.approx(0.8) and rows[1]["share"] == pytest.approx(0.2)
+  assert (rows[0]["shape"], rows[0]["op"]) == ("f32[4,8]{1,0}", "jit(step)/mul")
+  assert (rows[1]["shape"], rows[1]["op"]) == ("", "")
+
+
+def test_profile_step_traces_a_tiny_lm_step_and_names_its_ops(tmp_path):
+  record = profile_step.main(["--target=lm_step", "--d_model=32", "--num_layers=1", "--vocab=384",
+                              "--batch=2", "--seq_len=8", "--steps=1", "--warmup=1", "--top=6",
+                              f"--out={tmp_path}"])
+  kernels = record["kernels"]
+  assert len(kernels) == 6 and all(k["ms_per_step"] > 0 for k in kernels)
+  times = [k["ms_per_step"] for k in kernels]
+  assert times == sorted(times, reverse=True)
+  assert any("jit(" in k["op"] for k in kernels), kernels  # joined from the HLO dump
+  assert list((tmp_path / "hlo").glob("*after_optimizations.txt"))
