@@ -45,7 +45,8 @@ _DUMP_FLAG = "--xla_dump_to="
 # thunks (a while loop's event spans its body's kernels, which are counted themselves).
 _NOT_KERNELS = ("ThunkExecutor", "$", "SlinkyThreadPool", "PjitFunction", "CommonPjRt", "while",
                 "conditional")
-_HLO_LINE = re.compile(r"^\s*%?([\w.\-]+) = (\S+) [\w\-]+\(.*?op_name=\"([^\"]+)\"", re.M)
+_HLO_LINE = re.compile(r"^\s*%?([\w.\-]+) = (\S+) [\w\-]+\((.*)$", re.M)
+_OP_NAME = re.compile(r'op_name="([^"]+)"')
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -85,7 +86,8 @@ def hlo_instructions(hlo_dir: pathlib.Path) -> dict[tuple[str, str], tuple[str, 
   for path in hlo_dir.glob("*after_optimizations.txt"):
     module = path.name.split(".")[1]  # module_0012.jit_f.cpu_after_optimizations.txt
     for match in _HLO_LINE.finditer(path.read_text()):
-      found.setdefault((module, match.group(1)), (match.group(2), match.group(3)))
+      op_name = _OP_NAME.search(match.group(3))
+      found.setdefault((module, match.group(1)), (match.group(2), op_name.group(1) if op_name else ""))
   return found
 
 

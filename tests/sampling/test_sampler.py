@@ -156,3 +156,20 @@ def test_shared_sampler_is_one_instance_per_configuration():
   b = smp.shared_sampler(cfg, smp.SamplingConfig(temperature=1.0))
   c = smp.shared_sampler(cfg, smp.SamplingConfig(temperature=0.5))
   assert a is b and a is not c
+
+
+def test_first_argmax_is_argmax_ties_included():
+  rng = np.random.default_rng(0)
+  x = rng.integers(0, 4, size=(64, 9)).astype(np.float32)  # many tied maxima
+  x[0] = -np.inf
+  np.testing.assert_array_equal(smp.first_argmax(jnp.asarray(x)), np.argmax(x, axis=-1))
+
+
+@pytest.mark.parametrize("cfg", [smp.SamplingConfig(), smp.SamplingConfig(temperature=0.7, top_k=5),
+                                 smp.SamplingConfig(top_p=0.8)])
+def test_choose_tokens_draws_what_jax_random_categorical_draws(cfg):
+  logits = jax.random.normal(jax.random.key(3), (16, 50)) * 3
+  for seed in range(4):
+    key = jax.random.key(seed)
+    expected = jax.random.categorical(key, smp.filter_logits(logits, cfg), axis=-1)
+    np.testing.assert_array_equal(smp.choose_tokens(logits, key, cfg), expected)
