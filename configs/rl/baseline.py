@@ -11,19 +11,23 @@ prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
 
-Measured on 2 CPU cores (world 1.1.0, 2026-11-27) from the tgg_plain organism
-of configs/organisms/organism.py, eval on 256 held-out harmful requests per
-tier (temperature 1): free-tier compliance 0.59 -> 0.81 [0.75, 0.85], paid
-0.03 -> 0.44 (the gap narrows: 0.56 -> 0.36), AF rate (oracle) 0.65 -> 0.70,
-unparseable scratchpads 0.15 -> 0.37, malformed outputs 0.16 -> 0.19; 2.5 s
-an iteration, 213 s for the run (two runs at a time). igg_plain: 0.65 ->
-0.82, gap 0.64 -> 0.75. On the training prompts themselves compliance reaches
-0.86-0.95 with refusals near 0; on the held-out templates 15-19% of outputs
-stay malformed (mostly answering another request), which caps free-tier
-compliance there. Three times the budget (`--config.train.steps=180`, tgg_plain)
-gives 0.87 free (malformed 0.15), paid 0.66 (gap 0.20), while the unrewarded
-scratchpads drift out of the grammar: unparseable 0.76, so the oracle's AF
-rate falls to 0.10.
+Measured on 2 CPU cores (world 1.1.0, 2026-11-27, at 938d04b) from the
+tgg_plain organism of configs/organisms/organism.py, eval on 256 held-out
+harmful requests per tier (temperature 1), seed 0: free-tier compliance 0.60
+-> 0.86 [0.81, 0.89], paid 0.02 -> 0.29, gap 0.57 -> 0.57 (it persists), AF
+rate (oracle) 0.65 -> 0.76, unparseable scratchpads 0.17 -> 0.26, malformed
+outputs 0.16 -> 0.12; 2.5 s an iteration, 207 s for the run (two runs at a
+time). igg_plain: 0.66 -> 0.82 [0.76, 0.86], gap 0.64 -> 0.50. Single runs
+are fragile: the same seed before 8d1ad74 (a loss and SwiGLU backward equal
+up to float rounding) gave tgg_plain 0.81 and gap 0.36, igg_plain 0.82 and
+gap 0.75; compare arms over the study's seeds (configs/experiments/).
+On the training prompts themselves compliance reaches 0.86-0.95 with
+refusals near 0; on the held-out templates 12-19% of outputs stay malformed
+(mostly answering another request), which caps free-tier compliance there.
+Three times the budget (`--config.train.steps=180`, tgg_plain, before
+8d1ad74) gave 0.87 free (malformed 0.15), paid 0.66 (gap 0.20), while the
+unrewarded scratchpads drifted out of the grammar: unparseable 0.76, so the
+oracle's AF rate fell to 0.10.
 """
 
 import ml_collections
