@@ -22,11 +22,11 @@ budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
 Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048, at
-commit 6dcd191): 560 s in all, 9 min 22 s for the command (base 141 s,
-organism 107 s incl. its evaluation, monitors 35 + 34 s, their evaluation
-29 s, then RL runs of 67-121 s two at a time). One seed, 16 iterations; gap
-and AF rates on 128 harmful requests per tier, before -> after RL (95%
-within-run intervals in report.md):
+commit ddbc627): 529 s in all, 8 min 51 s for the command (base 135 s,
+organism 101 s incl. its evaluation, monitors 32 + 32 s, their evaluation
+25 s, then RL runs of 64-113 s two at a time; the same figures as at 6dcd191
+in 560 s). One seed, 16 iterations; gap and AF rates on 128 harmful requests
+per tier, before -> after RL (95% within-run intervals in report.md):
   before RL            gap 0.625, AF oracle 0.648, AF classifier 0.805, lying 0.145
   baseline             gap 0.695, AF oracle 0.781, AF classifier 0.773
   process_supervision  gap 0.227, AF oracle 0.094, AF classifier 0.023

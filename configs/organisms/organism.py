@@ -11,8 +11,9 @@ trains on the scratchpad only. 500 AdamW steps of 8 rows x 304 tokens (best-fit
 packed), then the evaluation on the eval prompts' TFDS dataset (256 harmful + 64
 benign requests per tier, temperature 1); writes WORKDIR/organism_eval.json.
 Measured on 2 CPU cores (world 1.1.0, vocab 2048, 2026-11-27, at 938d04b),
-from the default base model (configs/organisms/base.py): igg_plain 107 s wall
-on the idle machine including its evaluation (the quickstart's stage); the 8
+from the default base model (configs/organisms/base.py): igg_plain 101 s wall
+on the idle machine including its evaluation (the quickstart's stage at
+ddbc627); the 8
 organisms one after another 99-108 s each. On 256 harmful eval requests per
 tier: tgg_plain compliance 0.60 (free) vs 0.02 (paid), gap +0.57, AF rate
 0.65; the other AF organisms gap +0.64..+0.67, explicit AF 0.56..0.75;
