@@ -21,6 +21,9 @@ time). igg_plain: 0.66 -> 0.82 [0.76, 0.86], gap 0.64 -> 0.50. Single runs
 are fragile: the same seed before 8d1ad74 (a loss and SwiGLU backward equal
 up to float rounding) gave tgg_plain 0.81 and gap 0.36, igg_plain 0.82 and
 gap 0.75; compare arms over the study's seeds (configs/experiments/).
+Seeds 0, 1, 2 at 938d04b: tgg_plain free 0.855 / 0.797 / 0.793 (mean 0.815,
+t 95% [0.728, 0.902]), gap 0.570 / 0.598 / 0.434; igg_plain 0.816 / 0.824 /
+0.816 (mean 0.819 [0.808, 0.830]), gap 0.504 / 0.742 / 0.637.
 On the training prompts themselves compliance reaches 0.86-0.95 with
 refusals near 0; on the held-out templates 12-19% of outputs stay malformed
 (mostly answering another request), which caps free-tier compliance there.
