@@ -103,6 +103,12 @@ def is_done(run: Run) -> bool:
   return run.done_path.exists()
 
 
+def mark_done(run: Run, seconds: float) -> None:
+  """Writes WORKDIR/DONE: {name, command, seconds, finished}, the marker that skips the run."""
+  run.done_path.write_text(json.dumps(
+      {"name": run.name, "command": run.command(), "seconds": seconds, "finished": _now()}) + "\n")
+
+
 def run_one(run: Run, env: dict[str, str] | None = None) -> RunResult:
   """Runs `run` to completion, appending its output to WORKDIR/run.log; DONE after exit 0."""
   pathlib.Path(run.workdir).mkdir(parents=True, exist_ok=True)
@@ -120,8 +126,7 @@ def run_one(run: Run, env: dict[str, str] | None = None) -> RunResult:
     seconds = time.perf_counter() - start
     log.write(f"{LOG_PREFIX} {_now()}: exit {returncode} after {seconds:.1f} s\n")
   if returncode == 0:
-    run.done_path.write_text(json.dumps(
-        {"name": run.name, "command": command, "seconds": seconds, "finished": _now()}) + "\n")
+    mark_done(run, seconds)
   return RunResult(run, OK if returncode == 0 else FAILED, returncode, seconds)
 
 

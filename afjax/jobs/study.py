@@ -219,7 +219,7 @@ def run_stage(stage: Stage, index: int, total: int) -> float:
   start = time.perf_counter()
   job.run(config, str(stage.workdir))
   seconds = time.perf_counter() - start
-  stage.done_path().write_text(json.dumps({"seconds": seconds, "config": stage.config}))
+  launch.mark_done(stage_run(stage), seconds)  # the same marker as a parallel run's
   print(f"[{index}/{total}] {stage.name}: finished in {seconds:.0f} s", flush=True)
   return seconds
 
