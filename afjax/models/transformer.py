@@ -267,18 +267,84 @@ def _swiglu_backward(residuals, grad):
 swiglu_activation.defvjp(_swiglu_forward, _swiglu_backward)
 
 
+@jax.custom_vjp
+def swiglu_mlp(x: jax.Array, w_gate: jax.Array, w_up: jax.Array, w_down: jax.Array) -> jax.Array:
+  """down(silu(x @ w_gate) * (x @ w_up)), with a hand-written backward pass.
+
+  Args:
+    x: [..., D] inputs.
+    w_gate, w_up: [D, F] kernels.
+    w_down: [F, D] kernel.
+
+  Returns:
+    [..., D].
+
+  The backward pass writes each weight gradient as one dot over the flattened
+  tokens, e.g. dW_up = x^T (dh * silu(gate)) with x [N, D] and dh [N, F]. As
+  autodiff writes them (the transpose of a dot over [B, T, D]), XLA CPU
+  materialises the [N, F] activation gradients a second time, transposed, for
+  the weight-gradient dot inside the layer scan; this form does not.
+  """
+  return _swiglu_mlp_forward(x, w_gate, w_up, w_down)[0]
+
+
+def _hidden_constraint(a: jax.Array) -> jax.Array:
+  """Shards a [B, T, F] activation by the logical rules (other ranks pass through)."""
+  return nn.with_logical_constraint(a, (ACT_BATCH, ACT_LENGTH, ACT_MLP)) if a.ndim == 3 else a
+
+
+def _swiglu_mlp_forward(x, w_gate, w_up, w_down):
+  gate, up = _hidden_constraint(x @ w_gate), _hidden_constraint(x @ w_up)
+  hidden = _hidden_constraint(swiglu_activation(gate, up))
+  return hidden @ w_down, (x, w_gate, w_up, w_down, gate, up)
+
+
+def _swiglu_mlp_backward(residuals, grad):
+  x, w_gate, w_up, w_down, gate, up = residuals
+  tokens = lambda a: a.reshape(-1, a.shape[-1])  # [N, width]
+  s = jax.nn.sigmoid(gate)
+  silu = gate * s
+  d_hidden = grad @ w_down.T  # [..., F]
+  d_gate = _hidden_constraint(d_hidden * up * s * (1 + gate * (1 - s)))
+  d_up = _hidden_constraint(d_hidden * silu)
+  x2, grad2 = tokens(x), tokens(grad)
+  d_w_down = jnp.einsum("nf,nd->fd", tokens(silu * up), grad2)
+  d_w_gate = jnp.einsum("nd,nf->df", x2, tokens(d_gate))
+  d_w_up = jnp.einsum("nd,nf->df", x2, tokens(d_up))
+  d_x = d_gate @ w_gate.T + d_up @ w_up.T
+  return d_x, d_w_gate, d_w_up, d_w_down
+
+
+swiglu_mlp.defvjp(_swiglu_mlp_forward, _swiglu_mlp_backward)
+
+
+class _Kernel(nn.Module):
+  """A [fan_in, fan_out] kernel stored as nn.Dense stores it (same path, init and partitioning)."""
+
+  shape: tuple[int, int]
+  axes: tuple[str, str]
+  cfg: TransformerConfig
+
+  @nn.compact
+  def __call__(self) -> jax.Array:
+    kernel = self.param("kernel", nn.with_logical_partitioning(nn.initializers.normal(0.02), self.axes),
+                        self.shape, self.cfg.storage_dtype)
+    return kernel.astype(self.cfg.compute_dtype)
+
+
 class SwiGLU(nn.Module):
-  """down(silu(gate(x)) * up(x))."""
+  """down(silu(gate(x)) * up(x)); parameters as three bias-free nn.Dense layers."""
 
   cfg: TransformerConfig
 
   @nn.compact
   def __call__(self, x):
     cfg = self.cfg
-    gate = _dense(cfg.mlp_hidden, (EMBED, MLP), cfg, "gate_proj")(x)
-    up = _dense(cfg.mlp_hidden, (EMBED, MLP), cfg, "up_proj")(x)
-    hidden = nn.with_logical_constraint(swiglu_activation(gate, up), (ACT_BATCH, ACT_LENGTH, ACT_MLP))
-    return _dense(cfg.d_model, (MLP, EMBED), cfg, "down_proj")(hidden)
+    d, f = cfg.d_model, cfg.mlp_hidden
+    w_gate = _Kernel((d, f), (EMBED, MLP), cfg, name="gate_proj")()
+    w_up = _Kernel((d, f), (EMBED, MLP), cfg, name="up_proj")()
+    w_down = _Kernel((f, d), (MLP, EMBED), cfg, name="down_proj")()
+    return swiglu_mlp(x.astype(cfg.compute_dtype), w_gate, w_up, w_down)
 
 
 class DecoderBlock(nn.Module):

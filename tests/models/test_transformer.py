@@ -130,3 +130,47 @@ def test_swiglu_activation_matches_numpy_in_value_and_gradient():
   np.testing.assert_allclose(d_up, weight * gate * sig, rtol=1e-5, atol=1e-6)
   autodiff = jax.grad(lambda g, u: jnp.sum(weight * jax.nn.silu(g) * u), argnums=(0, 1))(gate, up)
   chex.assert_trees_all_close((d_gate, d_up), autodiff, atol=1e-6)
+
+
+def test_swiglu_mlp_matches_numpy_in_value_and_autodiff_in_gradient():
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(2, 3, 4)).astype(np.float32)  # [B, T, D]
+  w_gate, w_up = (rng.normal(size=(4, 6)).astype(np.float32) for _ in range(2))
+  w_down = rng.normal(size=(6, 4)).astype(np.float32)
+  weight = rng.normal(size=(2, 3, 4)).astype(np.float32)
+  gate, up = x @ w_gate, x @ w_up
+  expected = (gate / (1 + np.exp(-gate)) * up) @ w_down
+  np.testing.assert_allclose(tfm.swiglu_mlp(x, w_gate, w_up, w_down), expected, rtol=1e-5, atol=1e-5)
+
+  def plain(x, wg, wu, wd):
+    return jnp.sum(weight * ((jax.nn.silu(x @ wg) * (x @ wu)) @ wd))
+
+  fused = lambda x, wg, wu, wd: jnp.sum(weight * tfm.swiglu_mlp(x, wg, wu, wd))
+  args = (x, w_gate, w_up, w_down)
+  chex.assert_trees_all_close(jax.grad(fused, argnums=(0, 1, 2, 3))(*args),
+                              jax.grad(plain, argnums=(0, 1, 2, 3))(*args), rtol=1e-5, atol=1e-5)
+
+
+def test_swiglu_module_keeps_the_dense_parameter_layout():
+  """Same paths, shapes, partitioning and initial values as three bias-free nn.Dense layers."""
+  cfg = tfm.TransformerConfig(**{**presets.get_preset("test"), "dtype": "float32"})
+  x = jnp.ones((1, 2, cfg.d_model))
+
+  class DenseSwiGLU(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      dense = lambda n, axes, name: tfm._dense(n, axes, cfg, name)
+      gate = dense(cfg.mlp_hidden, (tfm.EMBED, tfm.MLP), "gate_proj")(x)
+      up = dense(cfg.mlp_hidden, (tfm.EMBED, tfm.MLP), "up_proj")(x)
+      return dense(cfg.d_model, (tfm.MLP, tfm.EMBED), "down_proj")(jax.nn.silu(gate) * up)
+
+  key = jax.random.key(3)
+  ours = tfm.SwiGLU(cfg).init(key, x)
+  reference = DenseSwiGLU().init(key, x)
+  chex.assert_trees_all_equal_structs(ours, reference)
+  chex.assert_trees_all_equal(nn.unbox(ours), nn.unbox(reference))
+  chex.assert_trees_all_equal(
+      jax.tree.map(lambda p: p.names, ours, is_leaf=lambda p: isinstance(p, nn.Partitioned)),
+      jax.tree.map(lambda p: p.names, reference, is_leaf=lambda p: isinstance(p, nn.Partitioned)))
+  chex.assert_trees_all_close(tfm.SwiGLU(cfg).apply(ours, x), DenseSwiGLU().apply(reference, x),
+                              rtol=1e-5, atol=1e-6)
