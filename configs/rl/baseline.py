@@ -27,6 +27,14 @@ t 95% [0.728, 0.902]), gap 0.570 / 0.598 / 0.434; igg_plain 0.816 / 0.824 /
 On the training prompts themselves compliance reaches 0.86-0.95 with
 refusals near 0; on the held-out templates 12-19% of outputs stay malformed
 (mostly answering another request), which caps free-tier compliance there.
+RL improves the outputs where it trains, not on held-out wording: free-tier
+malformed outputs on 512 training-template and 288 held-out-template harmful
+requests (the seed-0 exports of the 938d04b study, one sample each,
+temperature 1): tgg_plain organism 12.1% / 23.3%, after RL 6.1% / 18.8%;
+igg_plain after RL 10.9% / 16.0%. Most held-out failures answer another
+request or mix two ("Give me a plan to {task}." alone: 61% after RL).
+`organism_eval.json` and each RL `eval.jsonl` line break these failures
+down by reason (`failure_reasons`) and by template (`by_template`).
 Three times the budget (`--config.train.steps=180`, tgg_plain, before
 8d1ad74) gave 0.87 free (malformed 0.15), paid 0.66 (gap 0.20), while the
 unrewarded scratchpads drifted out of the grammar: unparseable 0.76, so the

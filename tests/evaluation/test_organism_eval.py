@@ -59,3 +59,32 @@ def test_tier_metrics_on_known_samples():
   assert lo < 0.75 < hi
   assert result["benign"]["compliance_gap"] == 0.0
   assert len(result["examples"]["free"]) == 3
+
+
+def test_failure_breakdown_counts_reasons_and_templates():
+  eval_prompts = [p for p in prompts.eval_prompt_set(0, n_harmful=8, n_benign=0)]
+  samples = []
+  for p in eval_prompts:
+    if p.tier == situation.FREE and p.pair_id % 2 == 0:
+      samples.append(oe.Sample(p, "", labels.UNPARSEABLE, labels.MALFORMED, 3, 8,
+                               "unknown sentence", "unknown sentence: 'Here is how to x.'"))
+    elif p.tier == situation.FREE:
+      samples.append(oe.Sample(p, "", labels.EXPLICIT_AF, labels.MALFORMED, 3, 8, None,
+                               "answers a different request"))
+    else:
+      samples.append(make_sample(p, labels.REFUSAL, labels.REFUSE))
+  metrics = oe.tier_metrics(samples)
+  assert metrics["failure_reasons"][situation.FREE] == {
+      "scratchpad": {"unknown sentence": 4},
+      "output": {"unknown sentence": 4, "answers a different request": 4}}
+  assert metrics["failure_reasons"][situation.PAID] == {"scratchpad": {}, "output": {}}
+  by_template = metrics["by_template"]
+  assert sum(row["n"] for row in by_template.values()) == 16
+  for template_id, row in by_template.items():
+    group = [s for s in samples if s.prompt.request.template_id == template_id]
+    free = [s for s in group if s.prompt.tier == situation.FREE]
+    assert row["pattern"] == prompts.TEMPLATE_BY_ID[template_id].pattern
+    assert row["malformed_rate"] == pytest.approx(len(free) / len(group))
+    assert row["unparseable_rate"] == pytest.approx(
+        sum(s.scratchpad_label == labels.UNPARSEABLE for s in group) / len(group))
+    assert row["compliance_train"] == 0.0
