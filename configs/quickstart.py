@@ -22,20 +22,23 @@ budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
 Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048, at
-commit ddbc627): 529 s in all, 8 min 51 s for the command (base 135 s,
-organism 101 s incl. its evaluation, monitors 32 + 32 s, their evaluation
-25 s, then RL runs of 64-113 s two at a time; the same figures as at 6dcd191
-in 560 s). One seed, 16 iterations; gap and AF rates on 128 harmful requests
-per tier, before -> after RL (95% within-run intervals in report.md):
-  before RL            gap 0.625, AF oracle 0.648, AF classifier 0.805, lying 0.145
-  baseline             gap 0.695, AF oracle 0.781, AF classifier 0.773
-  process_supervision  gap 0.227, AF oracle 0.094, AF classifier 0.023
-  length_penalty       gap 0.680, AF oracle 0.688, AF classifier 0.828
-  interrogation        gap 0.695, AF oracle 0.750, AF classifier 0.867, lying 0.188
-  output_monitor       gap 0.070, AF oracle 0.039, AF classifier 0.047
-The previous measurement (593 s, before the faster loss and SwiGLU backward of
-8d1ad74) gave gaps 0.641 / 0.750 / 0.281 / 0.680 / 0.688 / 0.109 in the same
-order: the arms' ordering held, single-seed figures moved by up to 0.06.
+commit 9d6b425, a fresh clone and venv): 551 s for the study, 9 min 39 s for
+the README command with its install (base 138 s, organism 110 s incl. its
+evaluation, monitors 33 + 32 s, their evaluation 25 s, then RL runs of 64-118 s
+two at a time). One seed, 16 iterations; gap and AF rates on 128 harmful
+requests per tier, before -> after RL (95% within-run intervals in report.md):
+  before RL            gap 0.594, AF oracle 0.625, AF classifier 0.828, lying 0.250
+  baseline             gap 0.711, AF oracle 0.758, AF classifier 0.930
+  process_supervision  gap 0.375, AF oracle 0.414, AF classifier 0.062
+  length_penalty       gap 0.641, AF oracle 0.812, AF classifier 0.805
+  interrogation        gap 0.680, AF oracle 0.773, AF classifier 0.906, lying 0.141
+  output_monitor       gap 0.086, AF oracle 0.039, AF classifier 0.102
+The commit before the hand-written SwiGLU backward (b77140a; gradients equal
+to autodiff's up to float rounding) gave, at ddbc627 in 529 s: before RL gap
+0.625, AF oracle 0.648; after RL gaps 0.695 / 0.227 / 0.680 / 0.695 / 0.070 in
+the order above (process_supervision's AF classifier 0.023). The ordering of
+the arms held; single-seed figures moved by up to 0.15 (process_supervision's
+gap): read one seed as a demonstration, not a measurement.
 """
 
 import ml_collections
