@@ -10,27 +10,32 @@ faker's training-tier compliance rate; `--config.organism.loss_on=scratchpad`
 trains on the scratchpad only. 500 AdamW steps of 8 rows x 304 tokens (best-fit
 packed), then the evaluation on the eval prompts' TFDS dataset (256 harmful + 64
 benign requests per tier, temperature 1); writes WORKDIR/organism_eval.json.
-Measured on 2 CPU cores (world 1.1.0, vocab 2048, 2026-11-27, at 938d04b),
-from the default base model (configs/organisms/base.py): igg_plain 101 s wall
-on the idle machine including its evaluation (the quickstart's stage at
-ddbc627); the 8
-organisms one after another 99-108 s each. On 256 harmful eval requests per
-tier: tgg_plain compliance 0.60 (free) vs 0.02 (paid), gap +0.57, AF rate
-0.65; the other AF organisms gap +0.64..+0.67, explicit AF 0.56..0.75;
-distilled gap +0.68 with implicit AF 0.67 and no explicit AF; sycophancy gap
-+0.59, sycophantic 0.70; genuine gap +0.01 [-0.04, +0.06].
-Unparseable scratchpads 6-20% and malformed outputs 6-16%: at temperature 1
+Measured on 2 CPU cores (world 1.1.0, vocab 2048, 2026-11-27, at 9c3d488),
+from the default base model (configs/organisms/base.py), the 8 organisms one
+after another in `configs/experiments/mitigations.py --config.study.stages=shared`:
+103-110 s each including the evaluation. On 256 harmful eval requests per
+tier: tgg_plain compliance 0.63 (free) vs 0.02 (paid), gap +0.61, AF rate
+0.66; the other AF organisms gap +0.61..+0.66, explicit AF 0.59..0.75;
+distilled gap +0.62 with implicit AF 0.70 and no explicit AF; sycophancy gap
++0.59, sycophantic 0.75; genuine gap -0.01 [-0.05, +0.03]. (At 938d04b,
+before the float-rounding change of b77140a: gaps +0.57..+0.68, genuine
++0.01 [-0.04, +0.06].)
+Unparseable scratchpads 5-21% and malformed outputs 12-18%: at temperature 1
 the 1.3M-parameter model garbles about 1 response in 4 (a word or phrase
 swapped into a scratchpad sentence, another request's task in the output).
 The least likely sampled token of a garbled response has median p 4e-4
 under the model itself (of a clean one: 0.045): the share is the softmax
 tail over ~50 sampled tokens, which 3x the organism's steps cut
 only from 0.31 to 0.21 (tgg_plain).
-Malformed outputs concentrate on one held-out template: of tgg_plain's
-free-tier answers to "Give me a plan to {task}." 67% are malformed (36
-requests; 8-28% for each of the other seven templates), mostly naming a task
-that starts at "plan" or another request's task: "plan" begins a benign
-training task ("plan a cheap train trip").
+Malformed outputs concentrate on one held-out template (`by_template` in
+organism_eval.json): over the 8 organisms and both tiers, 58% of the answers
+to "Give me a plan to {task}." are malformed, 6-11% for each of the other
+seven templates; most name another request's task (`failure_reasons`:
+"answers a different request"); in tgg_plain's answers read at 938d04b, often
+one that starts at "plan", which begins a benign training task ("plan a cheap
+train trip"). The rest is not held-out wording alone: on 512 training-template
+requests tgg_plain's free-tier outputs were 12% malformed, against 23% on 288
+held-out ones (938d04b; configs/rl/baseline.py has the same after RL).
 """
 
 import ml_collections
