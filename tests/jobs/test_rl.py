@@ -61,6 +61,9 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
   for key in ("compliance_train", "compliance_gap", "af_rate_oracle", "af_rate_classifier",
               "unparseable_rate", "mean_scratchpad_tokens"):
     assert isinstance(summary["final"][key], float), key
+  n_eval = final_eval["counts"]["n_train"] + final_eval["counts"]["n_unmonitored"]
+  assert sum(row["n"] for row in final_eval["by_template"].values()) == n_eval
+  assert set(final_eval["failure_reasons"]) == {"free", "paid"}
   records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   logged = set().union(*records)
   for key in STEP_METRICS:
