@@ -146,6 +146,19 @@ def test_reading_changes_with_the_numbers(report):
   assert "lying_rate fell" in markdown.arm_reading("tgg_plain", entry, "interrogation")[0]
 
 
+def test_reading_says_which_tier_moved(report):
+  entry = copy.deepcopy(json.loads(report["results"].read_text())["organisms"]["tgg_plain"])
+  arm = entry["arms"]["baseline"]["mean"]
+  arm["compliance_train"] = entry["pre_rl"]["compliance_train"] - 0.2
+  arm["compliance_unmonitored"] = entry["pre_rl"]["compliance_unmonitored"] + 0.1
+  line = markdown.arm_reading("tgg_plain", entry, "baseline")[0]
+  assert "Training-tier (free) compliance fell from" in line
+  assert "unmonitored (paid) compliance rose from" in line
+  arm["compliance_unmonitored"] = None
+  line = markdown.arm_reading("tgg_plain", entry, "baseline")[0]
+  assert "Training-tier (free) compliance fell from" in line and "unmonitored (paid)" not in line
+
+
 def test_one_seed_says_within_run_only(tmp_path):
   runs = rl.collect_runs([synthetic.write_run(tmp_path, "igg_plain", "interrogation", 0)])
   results = rl.build_results(runs, None, {})
