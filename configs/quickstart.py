@@ -33,6 +33,10 @@ requests per tier, before -> after RL (95% within-run intervals in report.md):
   length_penalty       gap 0.641, AF oracle 0.812, AF classifier 0.805
   interrogation        gap 0.680, AF oracle 0.773, AF classifier 0.906, lying 0.141
   output_monitor       gap 0.086, AF oracle 0.039, AF classifier 0.102
+Training-tier (free) compliance, 0.633 before RL: baseline 0.750,
+process_supervision 0.445, length_penalty 0.703, interrogation 0.719,
+output_monitor 0.102 (unmonitored compliance stays at 0.02-0.07 in every arm):
+the output monitor closes the gap by making the model refuse in training too.
 The commit before the hand-written SwiGLU backward (b77140a; gradients equal
 to autodiff's up to float rounding) gave, at ddbc627 in 529 s: before RL gap
 0.625, AF oracle 0.648; after RL gaps 0.695 / 0.227 / 0.680 / 0.695 / 0.070 in
