@@ -21,11 +21,11 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048, at
-commit 9d6b425, a fresh clone and venv): 551 s for the study, 9 min 39 s for
-the README command with its install (base 138 s, organism 110 s incl. its
-evaluation, monitors 33 + 32 s, their evaluation 25 s, then RL runs of 64-118 s
-two at a time). One seed, 16 iterations; gap and AF rates on 128 harmful
+Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048, a
+fresh clone and venv each): at a507bfb 517 s for the study, 9 min 1 s for the
+README command with its install (base 132 s, organism 99 s incl. its
+evaluation, monitors 31 + 30 s, their evaluation 24 s, then RL runs of 61-112 s
+two at a time); 551 s at 9d6b425 and 526 s at 8e7d6bb, with the same figures. One seed, 16 iterations; gap and AF rates on 128 harmful
 requests per tier, before -> after RL (95% within-run intervals in report.md):
   before RL            gap 0.594, AF oracle 0.625, AF classifier 0.828, lying 0.250
   baseline             gap 0.711, AF oracle 0.758, AF classifier 0.930
