@@ -152,13 +152,18 @@ def init_cache(cfg: TransformerConfig, batch_size: int, length: int) -> KVCache:
 CACHE_LOGICAL_AXES = (LAYERS, ACT_BATCH, ACT_LENGTH, ACT_KV_HEADS, HEAD_DIM)
 
 
+def _kernel_init(axes):
+  """Every projection kernel's initialiser: N(0, 0.02^2), partitioned by logical `axes`."""
+  return nn.with_logical_partitioning(nn.initializers.normal(0.02), axes)
+
+
 def _dense(features, axes, cfg, name, use_bias=False):
   return nn.Dense(
       features,
       use_bias=use_bias,
       dtype=cfg.compute_dtype,
       param_dtype=cfg.storage_dtype,
-      kernel_init=nn.with_logical_partitioning(nn.initializers.normal(0.02), axes),
+      kernel_init=_kernel_init(axes),
       bias_init=nn.with_logical_partitioning(nn.initializers.zeros, axes[1:]),
       name=name)
 
@@ -241,9 +246,14 @@ class Attention(nn.Module):
     return _dense(cfg.d_model, (HEADS, EMBED), cfg, "o_proj")(out), cache_k, cache_v
 
 
-@jax.custom_vjp
 def swiglu_activation(gate: jax.Array, up: jax.Array) -> jax.Array:
-  """silu(gate) * up, with a hand-written backward pass.
+  """silu(gate) * up (its gradient in closed form: `swiglu_activation_grads`)."""
+  return jax.nn.silu(gate) * up
+
+
+def swiglu_activation_grads(gate: jax.Array, up: jax.Array,
+                            grad: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The gradients of sum(grad * silu(gate) * up) w.r.t. gate and up.
 
   With s = sigmoid(gate):
     d/d gate = up * s * (1 + gate * (1 - s)),    d/d up = gate * s.
@@ -251,20 +261,8 @@ def swiglu_activation(gate: jax.Array, up: jax.Array) -> jax.Array:
   derivative as separate passes; this form cut the LM step (tiny preset,
   [8, 304]) and W's RL update by 6-8% on the CPU (BENCHMARKS.md).
   """
-  return jax.nn.silu(gate) * up
-
-
-def _swiglu_forward(gate, up):
-  return swiglu_activation(gate, up), (gate, up)
-
-
-def _swiglu_backward(residuals, grad):
-  gate, up = residuals
   s = jax.nn.sigmoid(gate)
-  return grad * up * s * (1 + gate * (1 - s)), grad * gate * s
-
-
-swiglu_activation.defvjp(_swiglu_forward, _swiglu_backward)
+  return grad * up * s * (1 + gate * (1 - s)), grad * (gate * s)
 
 
 @jax.custom_vjp
@@ -304,13 +302,10 @@ def _swiglu_mlp_forward(x, w_gate, w_up, w_down):
 def _swiglu_mlp_backward(residuals, grad):
   x, w_gate, w_up, w_down, gate, up = residuals
   tokens = lambda a: a.reshape(-1, a.shape[-1])  # [N, width]
-  s = jax.nn.sigmoid(gate)
-  silu = gate * s
   d_hidden = grad @ w_down.T  # [..., F]
-  d_gate = _hidden_constraint(d_hidden * up * s * (1 + gate * (1 - s)))
-  d_up = _hidden_constraint(d_hidden * silu)
+  d_gate, d_up = map(_hidden_constraint, swiglu_activation_grads(gate, up, d_hidden))
   x2, grad2 = tokens(x), tokens(grad)
-  d_w_down = jnp.einsum("nf,nd->fd", tokens(silu * up), grad2)
+  d_w_down = jnp.einsum("nf,nd->fd", tokens(swiglu_activation(gate, up)), grad2)
   d_w_gate = jnp.einsum("nd,nf->df", x2, tokens(d_gate))
   d_w_up = jnp.einsum("nd,nf->df", x2, tokens(d_up))
   d_x = d_gate @ w_gate.T + d_up @ w_up.T
@@ -329,8 +324,7 @@ class _Kernel(nn.Module):
 
   @nn.compact
   def __call__(self) -> jax.Array:
-    kernel = self.param("kernel", nn.with_logical_partitioning(nn.initializers.normal(0.02), self.axes),
-                        self.shape, self.cfg.storage_dtype)
+    kernel = self.param("kernel", _kernel_init(self.axes), self.shape, self.cfg.storage_dtype)
     return kernel.astype(self.cfg.compute_dtype)
 
 
