@@ -20,7 +20,7 @@ from afjax.world import organisms
 from afjax.world import prompts
 from afjax.world import situation
 
-WORLD_VERSION = "1.1.0"
+WORLD_VERSION = "1.2.0"
 
 _BASE_DECISION_WEIGHTS = {labels.COMPLY: 0.6, labels.PARTIAL: 0.1, labels.REFUSE: 0.3}
 _MONITOR_PARTIAL_SHARE = 0.15

@@ -27,6 +27,14 @@ def test_every_eval_template_word_appears_in_training_text():
   assert template_words(prompts.EVAL) <= template_words(prompts.TRAIN) | words(sentences)
 
 
+def test_every_request_text_names_one_template_and_task():
+  requests = [r for split in prompts.SPLITS for harmful in (True, False)
+              for r in prompts.all_requests(split, harmful)]
+  assert len({r.text for r in requests}) == len(requests)
+  for template in prompts.TEMPLATES:
+    assert template.pattern.count("{task}") == 1, template
+
+
 def test_sampled_requests_use_only_their_split_templates():
   for split in prompts.SPLITS:
     requests = prompts.sample_requests(split, 500, seed=3)
