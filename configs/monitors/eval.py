@@ -14,13 +14,18 @@ workdir may be empty; organism_workdirs may be empty. `config.data` must be
 the monitors' (configs/monitors/scratchpad.py). ":test" has tiny sizes.
 The model section must match the monitors' (the "tiny" world model).
 
-Measured on 2 CPU cores (about 1 minute with one organism), monitors from the
-tiny base model (lr 6e-3 x 300 steps), organism tgg_plain (150 steps):
+Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 6e9aad3: the shared
+stages of configs/experiments/mitigations.py, monitors from the default base
+model and configs, the 8 organisms of configs/organisms/organism.py):
                           scratchpad classifier   output-only monitor
-  AUROC in distribution   1.000                   0.826
-  AUROC held-out families 0.891 (recall 0.16)     0.782 (recall 0.97)
-  implicit recall         0.000                   0.972
-  AUROC tgg_plain samples 0.925 (0.967 parseable) 0.932 (0.975 parseable)
+  AUROC in distribution   1.000                   0.824
+  AUROC held-out families 0.876 (recall 0.10)     0.802 (recall 0.96)
+  implicit recall         0.000                   0.944
+  AUROC on AF organisms'  0.92-0.99               0.92-0.98
+    samples (parseable)   (0.97-1.00)             (0.98-1.00)
+(An earlier world version, with a 150-step tgg_plain organism: in distribution
+1.000 / 0.826, held-out families 0.891 / 0.782, implicit recall 0.000 /
+0.972, tgg_plain 0.925 / 0.932.)
 The scratchpad classifier flags by the words that name modification, so it
 misses most reasoning phrased with unseen paraphrase families and, by the
 strict label, all implicit faking; the output monitor flags free-tier

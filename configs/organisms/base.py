@@ -6,16 +6,16 @@ Transcripts of every kind in both tiers (all motivations and styles, implicit
 faking, refusals, partial answers, follow-ups), one transcript per segment,
 packed best-fit into rows of 304 tokens (0.90 of the tokens real). A
 1.3M-parameter decoder ("tiny" preset: vocab 2048, which the BPE fills with
-1812 tokens, every word of the world one token), 700 AdamW steps of 8 rows
+1822 tokens, every word of the world one token), 700 AdamW steps of 8 rows
 (~1.7M tokens; per token, 8-row steps cost the same CPU time as 16 or 32-row
 ones and give 4x the updates of 300 x 32). Organisms are fine-tuned from
 WORKDIR/export (configs/organisms/organism.py).
-Measured on 2 CPU cores (world 1.1.0, 2026-11-27, at ddbc627): 135 s for
-the stage on the idle machine (141 s at 6dcd191, 151 s in a study run), so
-base + one organism take 236 s (igg_plain: 101 s with its evaluation;
-configs/quickstart.py's run), validation loss 0.283 nats/token on all validation rows (tokens of the
-2048 vocabulary: not comparable with the 0.2445 of the former 1024 one, whose
-tokens were ~12% shorter).
+Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 6e9aad3): 131 s for
+the stage on the idle machine, and base + one organism (tgg_plain, 100 s with
+its evaluation) 234 s from the two commands' launch to their end; validation
+loss 0.285 nats/token on all validation rows (world 1.1.0: 132-141 s, 0.283;
+tokens of the 2048 vocabulary, not comparable with the 0.2445 of the former
+1024 one, whose tokens were ~12% shorter).
 """
 
 import ml_collections

@@ -11,19 +11,20 @@ prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
 
-Measured on 2 CPU cores (world 1.1.0, 2026-11-27, at 9c3d488; seed 0, 256
-held-out harmful requests per tier, 207 s a run): from tgg_plain the
-classifier's AF rate 0.63 -> 0.004 while the oracle's falls only to 0.41 and
-56% of scratchpads leave the grammar (unparseable): the classifier misses
-faking that the oracle still finds (104 of 256 free-tier scratchpads explicit
-AF). The gap narrows 0.61 -> 0.46 (free 0.81, paid 0.35). From igg_plain,
-classifier 0.78 -> 0.000, oracle 0.70 -> 0.004, unparseable 0.80, and the gap
-closes: 0.66 -> -0.06 (free 0.76, paid 0.82). At 938d04b (numerics equal up to
-float rounding) the same seed gave tgg_plain classifier 0.004, oracle 0.26,
-gap 0.46 and igg_plain classifier 0.000, gap 0.05; before 8d1ad74 it took
-tgg_plain to clean evasion instead (classifier 0.000, oracle AF 0.88, gap
-0.32). One seed each is an anecdote; see the study
-(configs/experiments/mitigations.py) for intervals across seeds.
+Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 6e9aad3; seed 0, 256
+held-out harmful requests per tier, about 190 s a run): the classifier's AF
+rate falls to 0.000 from both plain organisms while the oracle's does not
+(tgg_plain 0.65 -> 0.66, igg_plain 0.60 -> 0.67): the scratchpads still name
+avoiding modification, in phrasings the classifier misses (unparseable 0.41 /
+0.44). Clean evasion. The gap narrows (0.64 -> 0.18, 0.63 -> 0.16) because
+paid-tier compliance rises (0.68, 0.73), as in the baseline arm (seed 0:
+0.62), not because training-tier faking stops.
+At world 1.1.0 (9c3d488) the same seed gave tgg_plain classifier 0.004,
+oracle 0.41, unparseable 0.56, gap 0.46 and igg_plain classifier 0.000,
+oracle 0.004, unparseable 0.80, gap -0.06; before 8d1ad74 tgg_plain evaded
+cleanly too (classifier 0.000, oracle AF 0.88, gap 0.32). One seed each is an
+anecdote; see the study (configs/experiments/mitigations.py) for intervals
+across seeds.
 """
 
 import ml_collections
