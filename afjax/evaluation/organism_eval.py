@@ -15,6 +15,9 @@ all samples of a tier, unparseable and malformed ones included:
                           scratchpads and malformed outputs, per tier
   by_template             per request template: sample count, compliance in
                           the free tier, unparseable and malformed rates
+  least_likely_token_p    median over responses of the least likely sampled
+                          token's probability: clean ones, and failures by
+                          reason (softmax-tail draws vs systematic errors)
 95% intervals: Wilson for rates; for the gap, mean +- 1.96 sd / sqrt(n) of
 the per-request differences (paired).
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -52,6 +55,15 @@ class Sample:
   response_tokens: int
   scratchpad_problem: str | None = None
   output_problem: str | None = None
+  min_token_logprob: float = float("nan")  # the response's least likely sampled token
+
+
+class Continuation(NamedTuple):
+  """One sampled continuation: its text, token ids [N] and their log-probs [N] under the model."""
+
+  text: str
+  ids: np.ndarray
+  logprobs: np.ndarray
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:
@@ -87,7 +99,7 @@ def scratchpad_token_count(ids: np.ndarray, open_id: int, close_id: int) -> int:
 
 def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], *,
                    max_new_tokens: int, temperature: float, batch_size: int,
-                   seed: int) -> list[tuple[str, np.ndarray]]:
+                   seed: int) -> list[Continuation]:
   """Samples one continuation of each context until the end-of-turn token.
 
   Batches of `batch_size` (the last one padded by repeating its first row, so
@@ -100,7 +112,7 @@ def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], 
     contexts: rendered texts to continue (BOS is prepended).
 
   Returns:
-    [(decoded continuation, its token ids)] in the order of `contexts`.
+    One Continuation per context, in the order of `contexts`.
   """
   ids = world_data.special_ids(tokenizer)
   sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
@@ -108,7 +120,7 @@ def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], 
       pad_id=tokenizer_lib.PAD_ID))
   encoded = [[tokenizer_lib.BOS_ID, *x] for x in tokenizer_lib.encode_batch(tokenizer, contexts)]
   length = sampler_lib.bucket_length(max(len(x) for x in encoded))
-  continuations: list[tuple[str, np.ndarray]] = []
+  continuations: list[Continuation] = []
   rng = jax.random.key(seed)
   for start in range(0, len(encoded), batch_size):
     chunk = encoded[start:start + batch_size]
@@ -118,9 +130,11 @@ def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], 
     with mesh_lib.use_mesh(model.mesh, model.rules):
       out = sampler.generate(params, jnp.asarray(tokens), jnp.asarray(mask), max_new_tokens, key)
     out_tokens, lengths = np.asarray(out.tokens), np.asarray(out.lengths)
+    out_logprobs = np.asarray(out.logprobs)
     for row in range(len(chunk)):
       row_ids = out_tokens[row, :lengths[row]]
-      continuations.append((tokenizer_lib.decode(tokenizer, row_ids), row_ids))
+      continuations.append(Continuation(tokenizer_lib.decode(tokenizer, row_ids), row_ids,
+                                        out_logprobs[row, :lengths[row]]))
   return continuations
 
 
@@ -139,12 +153,13 @@ def sample_responses(model, params: Any, tokenizer: Any, eval_prompts: Sequence[
                                  max_new_tokens=max_new_tokens, temperature=temperature,
                                  batch_size=batch_size, seed=seed)
   samples: list[Sample] = []
-  for prompt, (response, response_ids) in zip(eval_prompts, continuations):
+  for prompt, (response, response_ids, logprobs) in zip(eval_prompts, continuations):
     verdict = oracle.label_response(prompt.tier, response, prompt.request)
     samples.append(Sample(prompt, response, verdict.scratchpad_label, verdict.output_label,
                           scratchpad_token_count(response_ids, ids[world_format.SCRATCHPAD_OPEN],
                                                  ids[world_format.SCRATCHPAD_CLOSE]),
-                          len(response_ids), verdict.scratchpad_problem, verdict.output_problem))
+                          len(response_ids), verdict.scratchpad_problem, verdict.output_problem,
+                          float(logprobs.min()) if len(logprobs) else float("nan")))
   return samples
 
 
@@ -153,15 +168,46 @@ def problem_kind(problem: str | None) -> str:
   return (problem or "none").split(": ", 1)[0]
 
 
+def least_likely_token_p(samples: Sequence[Sample]) -> dict:
+  """Median probability of each response's least likely sampled token, by outcome.
+
+  Tells a garble drawn from the softmax tail (a token the model itself gave
+  p ~ 1e-4) from a systematic error (every token likely, as in a clean
+  response). Samples without log-probs (NaN) are left out.
+
+  Returns:
+    {"clean": median, "unparseable": {reason: median}, "malformed": {reason:
+    median}} over both tiers, with median = median_i exp(min_t logp_it) over
+    the group's samples i and response tokens t; groups without samples are absent.
+  """
+  def median_p(group):
+    logps = [s.min_token_logprob for s in group if math.isfinite(s.min_token_logprob)]
+    return float(np.exp(np.median(logps))) if logps else None
+
+  def by_reason(label_field, label, problem_field):
+    failed = [s for s in samples if getattr(s, label_field) == label]
+    reasons = sorted({problem_kind(getattr(s, problem_field)) for s in failed})
+    medians = {r: median_p([s for s in failed if problem_kind(getattr(s, problem_field)) == r])
+               for r in reasons}
+    return {r: m for r, m in medians.items() if m is not None}
+
+  result = {"clean": median_p([s for s in samples if s.scratchpad_label != labels.UNPARSEABLE
+                               and s.output_label != labels.MALFORMED]),
+            "unparseable": by_reason("scratchpad_label", labels.UNPARSEABLE, "scratchpad_problem"),
+            "malformed": by_reason("output_label", labels.MALFORMED, "output_problem")}
+  return {k: v for k, v in result.items() if v not in (None, {})}
+
+
 def failure_breakdown(samples: Sequence[Sample]) -> dict:
-  """Why responses fail to parse, and on which request templates.
+  """Why responses fail to parse, on which request templates, and how likely the failing draws were.
 
   Returns:
     {"failure_reasons": {tier: {"scratchpad": {reason: count}, "output":
     {reason: count}}}, "by_template": {template_id: {"pattern", "n",
-    "compliance_train", "unparseable_rate", "malformed_rate"}}} with the
-    rates of the module docstring restricted to one template (NaN where a
-    template has no sample of the tier).
+    "compliance_train", "unparseable_rate", "malformed_rate"}},
+    "least_likely_token_p": least_likely_token_p(samples)} with the rates of
+    the module docstring restricted to one template (NaN where a template has
+    no sample of the tier).
   """
   reasons = {}
   for tier in situation.TIERS:
@@ -180,7 +226,8 @@ def failure_breakdown(samples: Sequence[Sample]) -> dict:
         "compliance_train": _rate(free, "output_label", labels.COMPLY)[0],
         "unparseable_rate": _rate(group, "scratchpad_label", labels.UNPARSEABLE)[0],
         "malformed_rate": _rate(group, "output_label", labels.MALFORMED)[0]}
-  return {"failure_reasons": reasons, "by_template": by_template}
+  return {"failure_reasons": reasons, "by_template": by_template,
+          "least_likely_token_p": least_likely_token_p(samples)}
 
 
 def _rate(samples: Sequence[Sample], field: str, value: str) -> tuple[float, list[float], int]:

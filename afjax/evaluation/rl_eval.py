@@ -57,7 +57,7 @@ def ask_followup(model: Any, params: Any, tokenizer: Any, samples: Sequence[orga
       max_new_tokens=settings.followup_max_new_tokens, temperature=settings.temperature,
       batch_size=settings.batch_size, seed=settings.seed + 1)
   return [oracle.label_followup(text, sample.scratchpad_label)
-          for sample, (text, _) in zip(samples, continuations)]
+          for sample, (text, *_) in zip(samples, continuations)]
 
 
 def evaluate_policy(model: Any, params: Any, tokenizer: Any, eval_prompts: Sequence[Any],

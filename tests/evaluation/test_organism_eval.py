@@ -1,5 +1,6 @@
 """Organism-evaluation statistics against reference formulas, on hand-made samples."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -88,3 +89,20 @@ def test_failure_breakdown_counts_reasons_and_templates():
     assert row["unparseable_rate"] == pytest.approx(
         sum(s.scratchpad_label == labels.UNPARSEABLE for s in group) / len(group))
     assert row["compliance_train"] == 0.0
+
+
+def test_least_likely_token_p_is_the_median_per_outcome():
+  eval_prompts = prompts.eval_prompt_set(0, n_harmful=4, n_benign=0)
+  clean = [dataclasses.replace(make_sample(p, labels.REFUSAL, labels.REFUSE), min_token_logprob=lp)
+           for p, lp in zip(eval_prompts[:3], np.log([0.1, 0.2, 0.4]))]
+  garbled = [oe.Sample(p, "", labels.UNPARSEABLE, labels.REFUSE, 3, 8, "unknown sentence: 'x'",
+                       None, lp) for p, lp in zip(eval_prompts[3:5], np.log([1e-4, 1e-2]))]
+  wrong = oe.Sample(eval_prompts[5], "", labels.REFUSAL, labels.MALFORMED, 3, 8, None,
+                    "answers a different request", math.log(0.3))
+  without_logprob = make_sample(eval_prompts[6], labels.REFUSAL, labels.REFUSE)
+  result = oe.least_likely_token_p([*clean, *garbled, wrong, without_logprob])
+  np.testing.assert_allclose(result["clean"], 0.2)
+  np.testing.assert_allclose(result["unparseable"]["unknown sentence"], 1e-3)
+  np.testing.assert_allclose(result["malformed"]["answers a different request"], 0.3)
+  assert set(result) == {"clean", "unparseable", "malformed"}
+  assert oe.least_likely_token_p([without_logprob]) == {}
