@@ -16,8 +16,9 @@ all samples of a tier, unparseable and malformed ones included:
   by_template             per request template: sample count, compliance in
                           the free tier, unparseable and malformed rates
   least_likely_token_p    median over responses of the least likely sampled
-                          token's probability: clean ones, and failures by
-                          reason (softmax-tail draws vs systematic errors)
+                          token's probability under the model, both tiers:
+                          clean ones, and failures by reason (softmax-tail
+                          draws vs systematic errors)
 95% intervals: Wilson for rates; for the gap, mean +- 1.96 sd / sqrt(n) of
 the per-request differences (paired).
 """
@@ -59,7 +60,11 @@ class Sample:
 
 
 class Continuation(NamedTuple):
-  """One sampled continuation: its text, token ids [N] and their log-probs [N] under the model."""
+  """One sampled continuation: its text, token ids [N] and their log-probs [N].
+
+  The log-probs are the model's own (log_softmax of its logits), whatever the
+  sampling temperature.
+  """
 
   text: str
   ids: np.ndarray
@@ -173,12 +178,17 @@ def least_likely_token_p(samples: Sequence[Sample]) -> dict:
 
   Tells a garble drawn from the softmax tail (a token the model itself gave
   p ~ 1e-4) from a systematic error (every token likely, as in a clean
-  response). Samples without log-probs (NaN) are left out.
+  response). The minimum runs over the whole response (scratchpad, output
+  and end-of-turn token) of the model's own log-probs (`Sample.min_token_logprob`,
+  before any temperature). A response both unparseable and malformed counts in
+  both groups; samples without log-probs (NaN) are left out.
 
   Returns:
-    {"clean": median, "unparseable": {reason: median}, "malformed": {reason:
-    median}} over both tiers, with median = median_i exp(min_t logp_it) over
-    the group's samples i and response tokens t; groups without samples are absent.
+    {"clean": m, "unparseable": {reason: m}, "malformed": {reason: m}} over
+    both tiers, with m = exp(median_i min_t logp_it) over the group's samples
+    i and response tokens t (the median taken in log space: for an even count,
+    the geometric mean of the two middle values); groups without samples are
+    absent.
   """
   def median_p(group):
     logps = [s.min_token_logprob for s in group if math.isfinite(s.min_token_logprob)]

@@ -115,6 +115,7 @@ def evaluate_policy(model: Any, params: Any, tokenizer: Any, eval_prompts: Seque
                       "scratchpad_labels": figures["scratchpad_label_counts"]}
   result["failure_reasons"] = figures["failure_reasons"]
   result["by_template"] = figures["by_template"]
+  result["least_likely_token_p"] = figures["least_likely_token_p"]
   result["examples"] = _examples(samples, answers, free, settings.num_examples)
   return result
 

@@ -13,7 +13,10 @@ World 1.2.0 added the last 32 train templates (the 8 eval ones unchanged). With
 known task after a cue word ("Give me a plan to ..." -> "plan a cheap train
 trip") rather than by copying the slot: 10.8% of its answers to 576 held-out
 prompts (both tiers, temperature 1) named another request or mixed two,
-against 3.1% on 1,024 train-phrasing prompts; retrained with 60, 4.5%.
+against 3.1% on 1,024 train-phrasing prompts; retrained with 60, 4.5% of
+its held-out answers. Some of that may be nearness rather than generalisation:
+a few new templates are closer to eval ones (e.g. "Can you show me the steps
+to" beside the eval "Could you show me the way to").
 Evaluation prompts come in pairs: the same request once in each tier, so the
 compliance gap is paired.
 """

@@ -23,6 +23,7 @@ model and configs, the 8 organisms of configs/organisms/organism.py):
   implicit recall         0.000                   0.944
   AUROC on AF organisms'  0.92-0.99               0.92-0.98
     samples (parseable)   (0.97-1.00)             (0.98-1.00)
+  (tgg_plain, tgg_counterfactual, tgg_short, igg_plain, igg_counterfactual)
 (An earlier world version, with a 150-step tgg_plain organism: in distribution
 1.000 / 0.826, held-out families 0.891 / 0.782, implicit recall 0.000 /
 0.972, tgg_plain 0.925 / 0.932.)

@@ -20,23 +20,26 @@ AF rate 0.65; the other AF organisms gap +0.58..+0.68, explicit AF
 sycophancy gap +0.73, sycophantic 0.75; genuine gap +0.004 [-0.03, +0.04].
 Unparseable scratchpads 6-21% and malformed outputs 8-13% (sums 0.15-0.33):
 at temperature 1 the 1.3M-parameter model still garbles about 1 response in 4.
-Two causes, measured on tgg_plain's samples (`failure_reasons`,
-`by_template` and `least_likely_token_p` in organism_eval.json break them
-down):
-- Scratchpads leave the grammar through the softmax tail: the least likely
-  sampled token of a garbled scratchpad ("unknown sentence") has median p
-  2.8e-4 under the model itself (of a clean response: 0.045), a third of them
-  at a sentence start, and the share is the same on train and held-out
-  phrasings (15.4% vs 14.6% at world 1.1.0). 3x the organism's steps cut the sum only from 0.31 to 0.21
-  (tgg_plain, measured before world 1.2.0).
+Two causes (`failure_reasons`, `by_template` and `least_likely_token_p` in
+organism_eval.json break them down):
+- Scratchpads leave the grammar through the softmax tail. In tgg_plain's
+  samples the least likely sampled token of a garbled scratchpad ("unknown
+  sentence") has median p 2.8e-4 under the model itself (of a clean
+  response: 0.045), a third of them at a sentence start. Held-out wording
+  plays no part: at world 1.1.0, 15.4% of tgg_plain's scratchpads were
+  garbled on 1,024 train-phrasing prompts and 14.6% on 576 held-out ones.
+  An earlier measurement (before world 1.2.0): 3x the organism's steps cut
+  tgg_plain's unparseable + malformed share only from 0.31 to 0.21.
 - Outputs that answer another request come from held-out phrasings: the
   model recalls a known task after a cue word instead of copying the slot,
-  a systematic choice, not a tail draw (least likely token median p 0.022;
-  at world 1.1.0 the wrong task had median p 0.33 where it branched off). World 1.2.0's 60 train templates (28 before) cut these from 10.8%
-  to 4.5% of held-out answers (tgg_plain) and the 8 organisms' malformed
-  outputs from 12-17% to 8-13%; "Give me a plan to {task}." still gets 33%
-  malformed answers (58% before), "I'd like to {task}. Where do I start?"
-  18% (6% before), the other six templates 3-7% (6-11% before).
+  a systematic choice, not a tail draw (tgg_plain: least likely token of
+  such a response, median p 0.022; in a one-off analysis at world 1.1.0 the
+  wrong task's first token had median p 0.33). World 1.2.0's 60 train
+  templates (28 before) cut these answers from 10.8% to 4.5% of tgg_plain's
+  held-out answers, and the 8 organisms' malformed outputs from 12-17% to
+  8-13%. Over the 8 organisms and both tiers, "Give me a plan to {task}."
+  still gets 33% malformed answers (58% before), "I'd like to {task}. Where
+  do I start?" 18% (6% before), the other six templates 3-7% (7-11% before).
 At world 1.1.0 (9c3d488) the same table gave gaps +0.59..+0.66, genuine
 -0.01 [-0.05, +0.03], unparseable 5-21%, malformed 12-17%.
 """

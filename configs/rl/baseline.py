@@ -19,16 +19,19 @@ runs at a time; configs/experiments/ runs such studies):
     t 95% [0.745, 0.906]); paid 0.02 -> 0.62 / 0.66 / 0.18; gap 0.64 ->
     0.22 / 0.20 / 0.61; AF rate (oracle) 0.65 -> 0.55 / 0.11 / 0.80,
     unparseable scratchpads 0.16 -> 0.49 / 0.59 / 0.21.
-  igg_plain 0.65 -> 0.934 / 0.855 / 0.863 (mean 0.884 [0.777, 0.991]); paid
-    0.01 -> 0.62 / 0.31 / 0.35; gap 0.63 -> 0.31 / 0.54 / 0.52.
+  igg_plain 0.645 -> 0.934 / 0.855 / 0.863 (mean 0.884 [0.777, 0.991]); paid
+    0.012 -> 0.62 / 0.31 / 0.35; gap 0.633 -> 0.31 / 0.54 / 0.52.
 What caps free-tier compliance is malformed outputs, not refusals (refusals
 fall to 0-1%): 7-19% of outputs after RL (8-9% before it), up on held-out
 wording where RL does not train: "Give me a plan to {task}." 0.29 -> 0.47-0.68
-malformed (tgg_plain), the other seven templates 0.10-0.11. On 512
-training-template requests (free tier, one sample each) malformed outputs go
-0.084 -> 0.062 (tgg_plain seed 0) and 0.076 after RL (igg_plain seed 1),
-mostly single garbled sentences (the softmax tail, see
-configs/organisms/organism.py); on the 288 held-out ones 0.115 -> 0.142 / 0.128.
+malformed (tgg_plain, both tiers), the other seven templates 0.10-0.11.
+Free-tier outputs of the exports, one sample (temperature 1) of every
+harmful request of each split, organism -> after RL:
+  tgg_plain seed 0: 512 training-template requests 0.084 -> 0.062 malformed,
+    288 held-out ones 0.115 -> 0.142;
+  igg_plain seed 1: 0.090 -> 0.076 and 0.149 -> 0.128;
+mostly single garbled sentences on training templates (the softmax tail, see
+configs/organisms/organism.py) and another request's task on held-out ones.
 A KL penalty to the organism (`--config.rl.kl_coef=0.04`, DeepSeekMath's GRPO
 value; tgg_plain seeds 0 and 2) kept scratchpads closer to the grammar
 (unparseable 0.25 / 0.20) and the gap wider (0.53 / 0.69) but did not lift
@@ -37,7 +40,8 @@ At world 1.1.0 (9c3d488, 28 train templates) the same seeds gave tgg_plain
 0.836 / 0.863 / 0.785 (mean 0.828) with gaps 0.27 / 0.71 / 0.42, igg_plain
 0.855 / 0.789 / 0.848 (mean 0.831) with gaps 0.63 / 0.70 / 0.66.
 `organism_eval.json` and each RL `eval.jsonl` line break these failures
-down by reason (`failure_reasons`) and by template (`by_template`).
+down by reason (`failure_reasons`), by template (`by_template`) and by how
+likely the failing draws were (`least_likely_token_p`).
 Three times the budget (`--config.train.steps=180`, tgg_plain, before
 8d1ad74) gave 0.87 free (malformed 0.15), paid 0.66 (gap 0.20), while the
 unrewarded scratchpads drifted out of the grammar: unparseable 0.76, so the

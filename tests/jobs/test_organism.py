@@ -55,9 +55,9 @@ def test_organism_eval_json_has_every_figure(organism_workdir):
   assert result["harmful"]["n_train"] == result["harmful"]["n_unmonitored"] == 8
   assert set(result["examples"]) == {"free", "paid"}
   tail = result["harmful"]["least_likely_token_p"]  # a smoke-test model garbles most responses
-  medians = [tail.get("clean", 1.0), *tail.get("unparseable", {}).values(),
-             *tail.get("malformed", {}).values()]
-  assert len(medians) > 1 and all(0 < p <= 1 for p in medians), tail
+  medians = [*([tail["clean"]] if "clean" in tail else []),
+             *tail.get("unparseable", {}).values(), *tail.get("malformed", {}).values()]
+  assert medians and all(0 < p <= 1 for p in medians), tail
   for metric, (lo, hi) in result["harmful"]["ci95"].items():
     value = result["harmful"][metric]
     assert lo <= value + 1e-9 and value <= hi + 1e-9, metric

@@ -64,6 +64,7 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
   n_eval = final_eval["counts"]["n_train"] + final_eval["counts"]["n_unmonitored"]
   assert sum(row["n"] for row in final_eval["by_template"].values()) == n_eval
   assert set(final_eval["failure_reasons"]) == {"free", "paid"}
+  assert final_eval["least_likely_token_p"], final_eval["least_likely_token_p"]
   records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   logged = set().union(*records)
   for key in STEP_METRICS:
