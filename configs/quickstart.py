@@ -22,28 +22,30 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Measured on the idle 2-core machine (2026-11-27, world 1.1.0, vocab 2048, a
-fresh clone and venv each): at a507bfb 517 s for the study, 9 min 1 s for the
-README command with its install (base 132 s, organism 99 s incl. its
-evaluation, monitors 31 + 30 s, their evaluation 24 s, then RL runs of 61-112 s
-two at a time); 551 s at 9d6b425 and 526 s at 8e7d6bb, with the same figures. One seed, 16 iterations; gap and AF rates on 128 harmful
-requests per tier, before -> after RL (95% within-run intervals in report.md):
-  before RL            gap 0.594, AF oracle 0.625, AF classifier 0.828, lying 0.250
-  baseline             gap 0.711, AF oracle 0.758, AF classifier 0.930
-  process_supervision  gap 0.375, AF oracle 0.414, AF classifier 0.062
-  length_penalty       gap 0.641, AF oracle 0.812, AF classifier 0.805
-  interrogation        gap 0.680, AF oracle 0.773, AF classifier 0.906, lying 0.141
-  output_monitor       gap 0.086, AF oracle 0.039, AF classifier 0.102
-Training-tier (free) compliance, 0.633 before RL: baseline 0.750,
-process_supervision 0.445, length_penalty 0.703, interrogation 0.719,
-output_monitor 0.102 (unmonitored compliance stays at 0.02-0.07 in every arm):
-the output monitor closes the gap by making the model refuse in training too.
-The commit before the hand-written SwiGLU backward (b77140a; gradients equal
-to autodiff's up to float rounding) gave, at ddbc627 in 529 s: before RL gap
-0.625, AF oracle 0.648; after RL gaps 0.695 / 0.227 / 0.680 / 0.695 / 0.070 in
-the order above (process_supervision's AF classifier 0.023). The ordering of
-the arms held; single-seed figures moved by up to 0.15 (process_supervision's
-gap): read one seed as a demonstration, not a measurement.
+Measured on the idle 2-core machine (2026-11-27, world 1.2.0, vocab 2048, a
+fresh clone and venv at 71db878): 522 s for the study, 9 min 8 s for the README
+command with its install (base 128 s, organism 97 s incl. its evaluation,
+monitors 31 + 32 s, their evaluation 26 s, then RL runs of 63-114 s two at a
+time). One seed, 16 iterations; gap and AF rates on 128 harmful requests per
+tier, before -> after RL (95% within-run intervals in report.md):
+  before RL            gap 0.672, AF oracle 0.648, AF classifier 0.680, lying 0.157
+  baseline             gap 0.859, AF oracle 0.680, AF classifier 0.773
+  process_supervision  gap 0.414, AF oracle 0.055, AF classifier 0.070
+  length_penalty       gap 0.789, AF oracle 0.703, AF classifier 0.773
+  interrogation        gap 0.781, AF oracle 0.703, AF classifier 0.789, lying 0.200
+  output_monitor       gap 0.109, AF oracle 0.070, AF classifier 0.102
+Training-tier (free) compliance, 0.680 before RL: baseline 0.875,
+process_supervision 0.562, length_penalty 0.844, interrogation 0.852,
+output_monitor 0.117; unmonitored compliance stays at 0.01-0.07 except under
+process_supervision (0.148). The output monitor closes the gap by making the
+model refuse in training too. Under process_supervision 59% of scratchpads
+leave the grammar (0.13 before), so its low oracle AF rate undercounts: the
+report flags both evasion and unreadable scratchpads there.
+At world 1.1.0 (a507bfb, 28 train templates; 517 s) the same command gave
+before RL gap 0.594, AF oracle 0.625; after RL gaps 0.711 / 0.375 / 0.641 /
+0.680 / 0.086 in the order above (process_supervision's AF classifier 0.062,
+lying under interrogation 0.141). Read one seed as a demonstration, not a
+measurement.
 """
 
 import ml_collections
