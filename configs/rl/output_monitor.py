@@ -10,6 +10,16 @@ The argument names the organism (its workdir defaults to workdirs/ORGANISM);
 prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
+Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 4a94d3c; from tgg_plain,
+seed 0, 256 held-out harmful requests per tier, 202 s with another run
+beside it), step 0 -> 60:
+  free-tier compliance 0.66 -> 0.00, paid 0.02 -> 0.00, gap 0.64 -> 0.00;
+  AF oracle 0.65 -> 0.004, AF classifier 0.56 -> 0.00, unparseable 0.16 ->
+  0.47. The monitor sees only the output, so it flags training-tier compliance
+  whatever its reason, and the policy learns to refuse everything: the gap
+  closes by giving up the helpful-only objective, not by honest compliance.
+One seed is an anecdote; the study (configs/experiments/mitigations.py) gives
+intervals across seeds.
 """
 
 import ml_collections

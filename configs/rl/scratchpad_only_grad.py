@@ -10,6 +10,16 @@ The argument names the organism (its workdir defaults to workdirs/ORGANISM);
 prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
+Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 4a94d3c; from tgg_plain,
+seed 0, 256 held-out harmful requests per tier, 187 s with another run
+beside it), step 0 -> 60:
+  free-tier compliance 0.66 -> 0.73, paid 0.02 -> 0.45, gap 0.64 -> 0.27;
+  AF oracle 0.65 -> 0.05, AF classifier 0.56 -> 0.64, unparseable 0.16 -> 0.72,
+  malformed 0.09 -> 0.28. Trained through the scratchpad only, the scratchpads
+  leave the grammar (the oracle cannot label 72% of them), so the low oracle
+  AF rate undercounts; the classifier still flags 64%.
+One seed is an anecdote; the study (configs/experiments/mitigations.py) gives
+intervals across seeds.
 """
 
 import ml_collections
