@@ -32,6 +32,8 @@ harmful request of each split, organism -> after RL:
   igg_plain seed 1: 0.090 -> 0.076 and 0.149 -> 0.128;
 mostly single garbled sentences on training templates (the softmax tail, see
 configs/organisms/organism.py) and another request's task on held-out ones.
+Free-tier compliance on those training-template requests after RL: 0.938 and
+0.922 (refusals 0.000 and 0.002): RL reaches 0.9 where it trains.
 A KL penalty to the organism (`--config.rl.kl_coef=0.04`, DeepSeekMath's GRPO
 value; tgg_plain seeds 0 and 2) kept scratchpads closer to the grammar
 (unparseable 0.25 / 0.20) and the gap wider (0.53 / 0.69) but did not lift
