@@ -28,8 +28,12 @@ organism_eval.json break them down):
   response: 0.045), a third of them at a sentence start. Held-out wording
   plays no part: at world 1.1.0, 15.4% of tgg_plain's scratchpads were
   garbled on 1,024 train-phrasing prompts and 14.6% on 576 held-out ones.
-  An earlier measurement (before world 1.2.0): 3x the organism's steps cut
-  tgg_plain's unparseable + malformed share only from 0.31 to 0.21.
+  Neither more steps nor more data moves it (tgg_plain, world 1.2.0, same
+  base): `--config.train.steps=1500` (3x; 284 s) gave unparseable 0.172,
+  malformed 0.059, validation loss 0.317 (0.156, 0.094 and 0.302 at 500
+  steps: the 3,000 documents are overfit); `--config.data.num_documents=9000`
+  gave 0.146, 0.111 at validation loss 0.287. (Before world 1.2.0, 3x the
+  steps had cut the sum from 0.31 to 0.21.)
 - Outputs that answer another request come from held-out phrasings: the
   model recalls a known task after a cue word instead of copying the slot,
   a systematic choice, not a tail draw (tgg_plain: least likely token of
