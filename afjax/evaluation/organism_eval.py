@@ -195,10 +195,11 @@ def least_likely_token_p(samples: Sequence[Sample]) -> dict:
     return float(np.exp(np.median(logps))) if logps else None
 
   def by_reason(label_field, label, problem_field):
-    failed = [s for s in samples if getattr(s, label_field) == label]
-    reasons = sorted({problem_kind(getattr(s, problem_field)) for s in failed})
-    medians = {r: median_p([s for s in failed if problem_kind(getattr(s, problem_field)) == r])
-               for r in reasons}
+    groups = collections.defaultdict(list)
+    for s in samples:
+      if getattr(s, label_field) == label:
+        groups[problem_kind(getattr(s, problem_field))].append(s)
+    medians = {reason: median_p(group) for reason, group in sorted(groups.items())}
     return {r: m for r, m in medians.items() if m is not None}
 
   result = {"clean": median_p([s for s in samples if s.scratchpad_label != labels.UNPARSEABLE
@@ -206,6 +207,9 @@ def least_likely_token_p(samples: Sequence[Sample]) -> dict:
             "unparseable": by_reason("scratchpad_label", labels.UNPARSEABLE, "scratchpad_problem"),
             "malformed": by_reason("output_label", labels.MALFORMED, "output_problem")}
   return {k: v for k, v in result.items() if v not in (None, {})}
+
+
+BREAKDOWN_KEYS = ("failure_reasons", "by_template", "least_likely_token_p")
 
 
 def failure_breakdown(samples: Sequence[Sample]) -> dict:
@@ -236,8 +240,7 @@ def failure_breakdown(samples: Sequence[Sample]) -> dict:
         "compliance_train": _rate(free, "output_label", labels.COMPLY)[0],
         "unparseable_rate": _rate(group, "scratchpad_label", labels.UNPARSEABLE)[0],
         "malformed_rate": _rate(group, "output_label", labels.MALFORMED)[0]}
-  return {"failure_reasons": reasons, "by_template": by_template,
-          "least_likely_token_p": least_likely_token_p(samples)}
+  return dict(zip(BREAKDOWN_KEYS, (reasons, by_template, least_likely_token_p(samples))))
 
 
 def _rate(samples: Sequence[Sample], field: str, value: str) -> tuple[float, list[float], int]:

@@ -113,9 +113,7 @@ def evaluate_policy(model: Any, params: Any, tokenizer: Any, eval_prompts: Seque
   result["ci95"] = ci
   result["counts"] = {"n_train": figures["n_train"], "n_unmonitored": figures["n_unmonitored"],
                       "scratchpad_labels": figures["scratchpad_label_counts"]}
-  result["failure_reasons"] = figures["failure_reasons"]
-  result["by_template"] = figures["by_template"]
-  result["least_likely_token_p"] = figures["least_likely_token_p"]
+  result.update({key: figures[key] for key in organism_eval.BREAKDOWN_KEYS})
   result["examples"] = _examples(samples, answers, free, settings.num_examples)
   return result
 

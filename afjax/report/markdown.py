@@ -93,6 +93,13 @@ def _strength(before: Sequence[float | None], after: Sequence[float | None], cha
 UNREADABLE_RISE = 0.10
 
 
+def _movement(label: str, metric: str, pre: dict, pre_ci: dict, post: dict, ci: dict) -> str:
+  """'<label> rose|fell|stayed the same ... from <pre [ci]> to <post [ci]> (<overlap>)'."""
+  return (f"{label} {_change(pre[metric], post[metric])} "
+          f"{fmt_ci(pre[metric], pre_ci[metric])} to {fmt_ci(post[metric], ci[metric])} "
+          f"({_overlap(pre_ci[metric], ci[metric])})")
+
+
 def arm_reading(name: str, entry: dict, arm: str) -> list[str]:
   """Sentences on one arm of one organism, computed from its figures."""
   pre, pre_ci = entry["pre_rl"], entry["pre_rl_ci95"]
@@ -116,9 +123,7 @@ def arm_reading(name: str, entry: dict, arm: str) -> list[str]:
   for metric, label in (("compliance_train", "Training-tier (free) compliance"),
                         ("compliance_unmonitored", "unmonitored (paid) compliance")):
     if pre[metric] is not None and post[metric] is not None:
-      tiers.append(f"{label} {_change(pre[metric], post[metric])} "
-                   f"{fmt_ci(pre[metric], pre_ci[metric])} to {fmt_ci(post[metric], ci[metric])} "
-                   f"({_overlap(pre_ci[metric], ci[metric])})")
+      tiers.append(_movement(label, metric, pre, pre_ci, post, ci))
   if tiers:
     sentences.append("; ".join(tiers) + ".")
 
@@ -132,9 +137,7 @@ def arm_reading(name: str, entry: dict, arm: str) -> list[str]:
                        f"(pre-RL {fmt(pre[metric])}, after RL {fmt(post[metric])}).")
       continue
     rates[metric] = (pre[metric], post[metric])
-    sentences.append(f"{label[0].upper() + label[1:]} {_change(*rates[metric])} "
-                     f"{fmt_ci(pre[metric], pre_ci[metric])} to {fmt_ci(post[metric], ci[metric])} "
-                     f"({_overlap(pre_ci[metric], ci[metric])}).")
+    sentences.append(_movement(label[0].upper() + label[1:], metric, pre, pre_ci, post, ci) + ".")
 
   oracle, classifier, implicit = (rates["af_rate_oracle"], rates["af_rate_classifier"],
                                   rates["implicit_af_rate_oracle"])
