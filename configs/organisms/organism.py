@@ -28,11 +28,28 @@ organism_eval.json break them down):
   response: 0.045), a third of them at a sentence start. Held-out wording
   plays no part: at world 1.1.0, 15.4% of tgg_plain's scratchpads were
   garbled on 1,024 train-phrasing prompts and 14.6% on 576 held-out ones.
-  Neither more steps nor more data moves it (tgg_plain, world 1.2.0, same
-  base): `--config.train.steps=1500` (3x; 284 s) gave unparseable 0.172,
-  malformed 0.059, validation loss 0.317 (0.156, 0.094 and 0.302 at 500
-  steps: the 3,000 documents are overfit); `--config.data.num_documents=9000`
-  gave 0.146, 0.111 at validation loss 0.287. (Before world 1.2.0, 3x the
+  Nothing we varied in training moves it. tgg_plain, world 1.2.0,
+  unparseable / malformed (default: 0.156 / 0.094; with n = 256 per tier a
+  rate's 95% interval is about +-0.03):
+    3x organism steps (`--config.train.steps=1500`, 284 s)   0.172 / 0.059
+      (validation loss 0.302 -> 0.317: the 3,000 documents are overfit)
+    3x organism data (`--config.data.num_documents=9000`)     0.146 / 0.111
+    3x base steps (base.py `--config.train.steps=2100`, 396 s;
+      base validation loss 0.285 -> 0.256)                    0.201 / 0.059
+    2.7x the parameters (base and organism with
+      `--config.model.d_model=192 --config.model.num_layers=6
+      --config.model.mlp_hidden=512 --config.model.num_heads=6
+      --config.model.num_kv_heads=3`; base 298 s, loss 0.268)  0.123 / 0.125
+    no weight decay (`--config.optimizer.weight_decay=0`)     0.139 / 0.086
+    learning rate annealed to 0 (`min_lr_ratio=0`)            0.156 / 0.105
+    learning rate 5e-4 (4x lower)                             0.213 / 0.209
+    multi-word BPE tokens (the byte-level pre-tokenizer without its
+      word split, vocab 8192: a scratchpad is ~8 tokens, not ~43) 0.238 / 0.301
+  Lowering the temperature does (configs/organisms/eval.py,
+  `--config.eval.temperature=T`, same organism): T = 0.9 0.072 / 0.074,
+  0.8 0.041 / 0.061, 0.7 0.020 / 0.043; the scratchpad garbles are the
+  softmax tail, the malformed outputs mostly not. The issue's 5% target is
+  stated at temperature 1, where it is missed. (Before world 1.2.0, 3x the
   steps had cut the sum from 0.31 to 0.21.)
 - Outputs that answer another request come from held-out phrasings: the
   model recalls a known task after a cue word instead of copying the slot,
