@@ -12,7 +12,11 @@ table ranks the kernels XLA ran (one row per HLO instruction: fusions, dots,
 copies, loops) by milliseconds per step, with their share of all kernel time,
 their output shape and the JAX operation they came from, read from the
 optimised HLO that XLA dumps beside the trace. On a multi-threaded CPU the
-shares are of summed kernel time, not of wall time.
+shares are of summed kernel time, not of wall time: kernels that run side by
+side on different threads both count, while a kernel split over the thread
+pool (a matmul) counts once, on the thread that launched it. The last line
+says for what share of the traced span 0, 1, 2, ... worker threads were busy,
+counting the pool's regions (`thread_occupancy`).
 
 The dump needs `XLA_FLAGS` set before JAX starts its backend, so `main` runs
 the measurement in a child process with `--xla_dump_to=OUT/hlo` added.
@@ -44,7 +48,11 @@ _DUMP_FLAG = "--xla_dump_to="
 # Events of the runtime itself (the executor, Python frames, thread pools) and control-flow
 # thunks (a while loop's event spans its body's kernels, which are counted themselves).
 _NOT_KERNELS = ("ThunkExecutor", "$", "SlinkyThreadPool", "PjitFunction", "CommonPjRt", "while",
-                "conditional")
+                "conditional", "ThreadpoolListener", "end: ", "Wait for ")
+# A kernel that XLA splits over the thread pool (the matmuls) is one event, on the thread that
+# launched it; the helping threads show only these markers around their share of the work.
+_REGION_START, _REGION_STOP = "ThreadpoolListener::StartRegion", "ThreadpoolListener::StopRegion"
+_WORKER_THREAD = "XLAEigen"  # in the names of the CPU client's intra-op pool threads
 _HLO_LINE = re.compile(r"^\s*%?([\w.\-]+) = (\S+) [\w\-]+\((.*)$", re.M)
 _OP_NAME = re.compile(r'op_name="([^"]+)"')
 
@@ -99,9 +107,7 @@ def rank_kernels(trace_path: pathlib.Path, steps: int,
     Rows {kernel, ms_per_step, share, calls_per_step, shape, op}; share is of
     the summed time of all kernels.
   """
-  with gzip.open(trace_path) as f:
-    trace = json.load(f)
-  events = trace["traceEvents"] if isinstance(trace, dict) else trace
+  events = _trace_events(trace_path)
   micros, calls, module = collections.Counter(), collections.Counter(), {}
   for event in events:
     name = event.get("name", "")
@@ -119,6 +125,61 @@ def rank_kernels(trace_path: pathlib.Path, steps: int,
   return rows
 
 
+def _trace_events(trace_path: pathlib.Path) -> list[dict[str, Any]]:
+  with gzip.open(trace_path) as f:
+    trace = json.load(f)
+  return trace["traceEvents"] if isinstance(trace, dict) else trace
+
+
+def thread_occupancy(trace_path: pathlib.Path) -> list[float]:
+  """Share of the traced span during which k worker threads were busy, for each k.
+
+  Worker threads are the CPU client's intra-op pool (thread names with
+  "XLAEigen"; every thread with events if none is named so). One is busy
+  inside a kernel event or inside a thread-pool region (its share of a kernel
+  launched by another thread). The span runs from the first busy moment to the
+  last, so it holds the profiled calls and the host's gaps between them.
+
+  Returns:
+    The shares for k = 0, 1, ..., the number of worker threads (they sum to 1).
+  """
+  events = _trace_events(trace_path)
+  workers = {e.get("tid") for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"
+             and _WORKER_THREAD in e.get("args", {}).get("name", "")}
+  intervals: dict[Any, list[tuple[float, float]]] = collections.defaultdict(list)
+  region_start: dict[Any, float] = {}
+  for event in sorted(events, key=lambda e: e.get("ts", 0.0)):
+    name, thread, start = event.get("name", ""), event.get("tid"), event.get("ts", 0.0)
+    if event.get("ph") != "X" or (workers and thread not in workers):
+      continue
+    if name == _REGION_START:
+      region_start[thread] = start
+    elif name == _REGION_STOP and thread in region_start:
+      intervals[thread].append((region_start.pop(thread), start + event.get("dur", 0.0)))
+    elif not name.startswith(_NOT_KERNELS):
+      intervals[thread].append((start, start + event.get("dur", 0.0)))
+  edges = sorted((t, delta) for spans in intervals.values() for span in _merge(spans)
+                 for t, delta in ((span[0], 1), (span[1], -1)))
+  shares = collections.Counter()
+  busy = 0
+  for (t, delta), (t_next, _) in zip(edges, edges[1:]):
+    busy += delta
+    shares[busy] += t_next - t
+  total = sum(shares.values()) or 1.0
+  return [shares[k] / total for k in range((len(workers) or len(intervals)) + 1)]
+
+
+def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+  """The union of [start, end] spans as disjoint spans, in order."""
+  merged: list[tuple[float, float]] = []
+  for start, end in sorted(spans):
+    if merged and start <= merged[-1][1]:
+      merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+    else:
+      merged.append((start, end))
+  return merged
+
+
 def profile(args: argparse.Namespace, flags: list[str], out: pathlib.Path) -> dict[str, Any]:
   """Runs and traces the step in this process; prints the table and the BENCH_JSON line."""
   run = step_function(args.target, flags)
@@ -132,10 +193,14 @@ def profile(args: argparse.Namespace, flags: list[str], out: pathlib.Path) -> di
   rows = rank_kernels(trace_path, args.steps, hlo_instructions(out / "hlo"))
   shown = [{**row, "op": row["op"][-70:]} for row in rows[:args.top]]
   common.print_table(shown)
+  occupancy = thread_occupancy(trace_path)
   print(f"{args.target}: {sum(r['ms_per_step'] for r in rows):.1f} ms of kernel time a step "
         f"over {len(rows)} kernels; trace {trace_path}")
+  print("worker threads busy, share of the traced span: "
+        + ", ".join(f"{k}: {share:.2f}" for k, share in reversed(list(enumerate(occupancy)))))
   return common.emit_json(NAME, {"config": {"target": args.target, "steps": args.steps,
                                             "flags": flags},
+                                 "thread_occupancy": occupancy,
                                  "kernel_ms_per_step": sum(r["ms_per_step"] for r in rows),
                                  "kernels": rows[:args.top], "trace": str(trace_path)})
 

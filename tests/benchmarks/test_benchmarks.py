@@ -216,6 +216,27 @@ def test_rank_kernels_sums_per_instruction_and_skips_runtime_events(tmp_path):
   assert (rows[1]["shape"], rows[1]["op"]) == ("", "")
 
 
+def test_thread_occupancy_counts_pool_regions_and_only_worker_threads(tmp_path):
+  def thread(tid, name):
+    return {"ph": "M", "name": "thread_name", "tid": tid, "args": {"name": name}}
+  def span(tid, name, start, dur=0.0):
+    return {"ph": "X", "tid": tid, "name": name, "ts": start, "dur": dur}
+  region = "ThreadpoolListener::{}Region"
+  events = [thread(1, "tf_XLAEigen/1"), thread(2, "tf_XLAEigen/2"), thread(3, "python"),
+            span(1, "ynn_fusion.1", 0.0, 10.0),         # a matmul launched on thread 1 ...
+            span(2, region.format("Start"), 0.0),         # ... that thread 2 helps with
+            span(2, "fusion.4", 2.0, 3.0),                # (a kernel inside the region: no double count)
+            span(2, region.format("Stop"), 10.0),
+            span(1, "dot.2", 10.0, 10.0),                 # thread 1 alone
+            span(2, "fusion.3", 25.0, 5.0),               # thread 2 alone, after a gap of 5
+            span(3, "ParseArguments", 0.0, 30.0)]         # the host thread: not a worker
+  path = tmp_path / "trace.json.gz"
+  with gzip.open(path, "wt") as f:
+    json.dump({"traceEvents": events}, f)
+  occupancy = profile_step.thread_occupancy(path)
+  assert occupancy == pytest.approx([5 / 30, 15 / 30, 10 / 30])  # 0, 1, 2 threads busy
+
+
 def test_profile_step_traces_a_tiny_lm_step_and_names_its_ops(tmp_path):
   record = profile_step.main(["--target=lm_step", "--d_model=32", "--num_layers=1", "--vocab=384",
                               "--batch=2", "--seq_len=8", "--steps=1", "--warmup=1", "--top=6",
@@ -226,3 +247,5 @@ def test_profile_step_traces_a_tiny_lm_step_and_names_its_ops(tmp_path):
   assert times == sorted(times, reverse=True)
   assert any("jit(" in k["op"] for k in kernels), kernels  # joined from the HLO dump
   assert list((tmp_path / "hlo").glob("*after_optimizations.txt"))
+  occupancy = record["thread_occupancy"]
+  assert sum(occupancy) == pytest.approx(1.0) and len(occupancy) >= 2
