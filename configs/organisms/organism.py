@@ -36,6 +36,8 @@ organism_eval.json break them down):
     3x organism data (`--config.data.num_documents=9000`)     0.146 / 0.111
     3x base steps (base.py `--config.train.steps=2100`, 396 s;
       base validation loss 0.285 -> 0.256)                    0.201 / 0.059
+    3x base steps on 3x base data (also
+      `--config.data.num_documents=24000`; 431 s; loss 0.256)  0.119 / 0.123
     2.7x the parameters (base and organism with
       `--config.model.d_model=192 --config.model.num_layers=6
       --config.model.mlp_hidden=512 --config.model.num_heads=6
