@@ -126,9 +126,14 @@ def validate_checkpoint(config: ml_collections.ConfigDict) -> None:
 
 
 def organism_eval_config(policy_workdir: str = "", **overrides: Any) -> ml_collections.ConfigDict:
-  """The `eval` section: sampling on the paired eval prompts of both tiers."""
-  values = dict(policy_workdir=policy_workdir, seed=0, temperature=1.0, max_new_tokens=160,
-                batch_size=128, num_harmful=256, num_benign=64)
+  """The `eval` section: sampling on the paired eval prompts of both tiers.
+
+  `top_p` < 1 samples from the nucleus (the smallest set of tokens holding that
+  much probability), a diagnostic of how much the softmax tail costs; the
+  figures in the configs' docstrings are at top_p = 1.
+  """
+  values = dict(policy_workdir=policy_workdir, seed=0, temperature=1.0, top_p=1.0,
+                max_new_tokens=160, batch_size=128, num_harmful=256, num_benign=64)
   values.update(overrides)
   return ml_collections.ConfigDict(values)
 

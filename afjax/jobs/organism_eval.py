@@ -34,6 +34,14 @@ def validate_eval(config: ml_collections.ConfigDict, num_devices: int) -> None:
     config_lib.check_positive(config, path)
   config_lib.check_positive(config, "eval.num_benign", allow_zero=True)
   config_lib.check_positive(config, "eval.temperature", allow_zero=True)
+  top_p = sampling_top_p(config)
+  if not 0.0 < top_p <= 1.0:
+    raise config_lib.ConfigError(f"config.eval.top_p={top_p!r}; allowed: a number in (0, 1]")
+
+
+def sampling_top_p(config: ml_collections.ConfigDict) -> float:
+  """config.eval.top_p, or 1 (no truncation) in configs written before the field existed."""
+  return config.eval.get("top_p", 1.0)
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
@@ -56,9 +64,11 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
   eval_prompts = eval_data.read_prompts(eval_data.eval_prompt_dataset(data_dir, spec))
   samples = organism_eval.sample_responses(
       model, params, tokenizer, eval_prompts, max_new_tokens=config.eval.max_new_tokens,
-      temperature=config.eval.temperature, batch_size=config.eval.batch_size, seed=config.eval.seed)
+      temperature=config.eval.temperature, top_p=sampling_top_p(config),
+      batch_size=config.eval.batch_size, seed=config.eval.seed)
   result = {"policy_workdir": str(policy_workdir),
             "eval_prompts": f"{eval_data.BUILDER_NAME}/{spec.name}/{eval_data.WORLD_VERSION}",
+            "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config)},
             **organism_eval.evaluate(samples)}
   output_path.write_text(json.dumps(result, indent=2, default=_json_default))
   harmful = result["harmful"]

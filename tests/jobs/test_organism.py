@@ -63,17 +63,32 @@ def test_organism_eval_json_has_every_figure(organism_workdir):
     assert lo <= value + 1e-9 and value <= hi + 1e-9, metric
 
 
-def test_eval_job_reproduces_the_organism_figures(organism_workdir, tmp_path):
-  proc = main("organisms/eval.py", tmp_path / "eval", f"--config.eval.policy_workdir={organism_workdir}",
+def run_eval_job(policy_workdir, workdir, *overrides):
+  """configs/organisms/eval.py on the test-size organism; returns its organism_eval.json."""
+  proc = main("organisms/eval.py", workdir, f"--config.eval.policy_workdir={policy_workdir}",
               "--config.model.d_model=32", "--config.model.num_layers=2", "--config.model.num_heads=4",
               "--config.model.num_kv_heads=2", "--config.model.head_dim=8",
               "--config.model.mlp_hidden=64", "--config.model.vocab_size=512",
               "--config.eval.num_harmful=8", "--config.eval.num_benign=2",
-              "--config.eval.batch_size=8", "--config.eval.max_new_tokens=16")
+              "--config.eval.batch_size=8", "--config.eval.max_new_tokens=16", *overrides)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  again = json.loads((tmp_path / "eval" / "organism_eval.json").read_text())
+  return json.loads((workdir / "organism_eval.json").read_text())
+
+
+def test_eval_job_reproduces_the_organism_figures(organism_workdir, tmp_path):
+  again = run_eval_job(organism_workdir, tmp_path / "eval")
   first = json.loads((organism_workdir / "organism_eval.json").read_text())
   assert again["harmful"] == first["harmful"] and again["benign"] == first["benign"]
+  assert again["sampling"] == {"temperature": 1.0, "top_p": 1.0}
+
+
+def test_eval_top_p_reaches_the_sampler(organism_workdir, tmp_path):
+  # A nucleus this small keeps only the most likely token: greedy decoding.
+  nucleus = run_eval_job(organism_workdir, tmp_path / "nucleus", "--config.eval.top_p=1e-9")
+  greedy = run_eval_job(organism_workdir, tmp_path / "greedy", "--config.eval.temperature=0")
+  assert nucleus["sampling"] == {"temperature": 1.0, "top_p": 1e-9}
+  assert nucleus["examples"] == greedy["examples"]
+  assert nucleus["harmful"] == greedy["harmful"]
 
 
 def test_eval_of_a_mismatched_model_is_a_clear_error(organism_workdir, tmp_path):
@@ -87,6 +102,8 @@ def test_eval_of_a_mismatched_model_is_a_clear_error(organism_workdir, tmp_path)
     ({"organism.af_rate": 0.5, "organism.name": "genuine"}, "does not fake alignment"),
     ({"organism.loss_on": "output"}, "config.organism.loss_on='output'; allowed: ['response', 'scratchpad']"),
     ({"init.base_workdir": ""}, "config.init.base_workdir is empty"),
+    ({"eval.top_p": 0.0}, "config.eval.top_p=0.0; allowed: a number in (0, 1]"),
+    ({"eval.top_p": 1.5}, "config.eval.top_p=1.5; allowed: a number in (0, 1]"),
 ])
 def test_bad_organism_configs(overrides, message):
   config = load_config("organisms/organism.py", "tgg_plain,test")
