@@ -165,7 +165,9 @@ def thread_occupancy(trace_path: pathlib.Path) -> list[float]:
   for (t, delta), (t_next, _) in zip(edges, edges[1:]):
     busy += delta
     shares[busy] += t_next - t
-  total = sum(shares.values()) or 1.0
+  total = sum(shares.values())
+  if not total:  # nothing ran: no thread was ever busy
+    return [1.0] + [0.0] * (len(workers) or len(intervals))
   return [shares[k] / total for k in range((len(workers) or len(intervals)) + 1)]
 
 

@@ -235,6 +235,9 @@ def test_thread_occupancy_counts_pool_regions_and_only_worker_threads(tmp_path):
     json.dump({"traceEvents": events}, f)
   occupancy = profile_step.thread_occupancy(path)
   assert occupancy == pytest.approx([5 / 30, 15 / 30, 10 / 30])  # 0, 1, 2 threads busy
+  with gzip.open(path, "wt") as f:
+    json.dump({"traceEvents": events[:3]}, f)  # the threads, no kernel
+  assert profile_step.thread_occupancy(path) == [1.0, 0.0, 0.0]
 
 
 def test_profile_step_traces_a_tiny_lm_step_and_names_its_ops(tmp_path):
