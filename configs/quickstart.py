@@ -40,7 +40,8 @@ output_monitor 0.117; unmonitored compliance stays at 0.01-0.07 except under
 process_supervision (0.148). The output monitor closes the gap by making the
 model refuse in training too. Under process_supervision 59% of scratchpads
 leave the grammar (0.13 before), so its low oracle AF rate undercounts: the
-report flags both evasion and unreadable scratchpads there.
+report flags the unreadable scratchpads there, and no evasion: after RL the
+classifier (0.070) does not report less faking than the oracle finds (0.055).
 At world 1.1.0 (a507bfb, 28 train templates; 517 s) the same command gave
 before RL gap 0.594, AF oracle 0.625; after RL gaps 0.711 / 0.375 / 0.641 /
 0.680 / 0.086 in the order above (process_supervision's AF classifier 0.062,
