@@ -141,9 +141,11 @@ def assemble_rollout(prompt_tokens: jax.Array, prompt_mask: jax.Array, out: smp.
   """
   b, p = prompt_tokens.shape
   zeros = jnp.zeros((b, p), jnp.float32)  # [B, P]
+  attention = jnp.concatenate([prompt_mask, out.mask > 0], axis=1)  # [B, T]
   return step_lib.Rollout(
       tokens=jnp.concatenate([prompt_tokens, out.tokens], axis=1),  # [B, T]
-      attention_mask=jnp.concatenate([prompt_mask, out.mask > 0], axis=1),
+      attention_mask=attention,
+      first_turn_mask=attention,
       loss_mask=jnp.concatenate([zeros, out.mask], axis=1),
       old_logp=jnp.concatenate([zeros, out.logprobs], axis=1),
       rewards=synthetic_reward(out.tokens, out.mask, vocab),  # [B]

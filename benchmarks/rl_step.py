@@ -80,7 +80,8 @@ def random_rollout(model: tfm.Transformer, params: Any, args: argparse.Namespace
       model, params, jnp.asarray(tokens), jnp.asarray(mask))
   noise = rng.normal(0.0, 0.1, tokens.shape).astype(np.float32)
   old_logp = np.where(loss_mask > 0, np.asarray(logp) + noise, 0.0).astype(np.float32)
-  arrays = dict(tokens=tokens, attention_mask=mask, loss_mask=loss_mask, old_logp=old_logp,
+  arrays = dict(tokens=tokens, attention_mask=mask, first_turn_mask=mask, loss_mask=loss_mask,
+                old_logp=old_logp,
                 rewards=rng.uniform(0, 1, b).astype(np.float32),
                 scratchpad_len=np.full(b, n, np.float32), followup_no=np.zeros(b, np.float32))
   shardings = step_lib.rollout_shardings(mesh)

@@ -409,7 +409,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       log_lib.check_finite(done, {"loss": metrics["loss"], "grad_norm": metrics["grad_norm"]})
       logged = {**{f"rl/{k}": v for k, v in metrics.items()}}
       if adaptive is not None:
-        adaptive.add(rollout.tokens, rollout.attention_mask,
+        adaptive.add(rollout.tokens, rollout.first_turn_mask,
                      [v.scratchpad_label for v in info.verdicts])
         if done % adaptive.cfg.every == 0:
           logged.update({f"adaptive/{k}": v for k, v in adaptive.refresh(done).items()})

@@ -236,7 +236,9 @@ def host_reward_fn(name: str, format_penalty: float = DEFAULT_FORMAT_PENALTY,
     fn(prompts, responses, verdicts, tokens [B, T], attention [B, T]) ->
     (rewards [B] float32, {"task", "format", "length": [B] float32}) as numpy;
     verdicts are the oracle's labels of the responses (OracleLabel), or None
-    to label them here. B must split evenly over the mesh's batch axes.
+    to label them here; attention marks the tokens the reward may read (the
+    rollout passes its first_turn_mask: prompt and first response only). B
+    must split evenly over the mesh's batch axes.
 
   Raises:
     ValueError: an unknown name, a "learned" reward without `loaded`, or a

@@ -43,7 +43,9 @@ from afjax.world import labels, oracle, prompts as world_prompts, situation
 
 GRAD_REGIONS = ("response", "output", "scratchpad")
 
-# reward_fn(prompts, responses, verdicts, tokens [B, T], attention_mask [B, T]) -> (rewards [B], parts)
+# reward_fn(prompts, responses, verdicts, tokens [B, T], first_turn_mask [B, T]) -> (rewards [B], parts):
+# the mask is True on the prompt and the first response only, so a learned reward never sees a
+# follow-up turn, whether or not the first turn ended with <|end|>.
 RewardFn = Callable[..., tuple[np.ndarray, dict[str, np.ndarray]]]
 
 
@@ -213,6 +215,7 @@ class RolloutGenerator:
     batch, length = len(prompts), self.seq_len
     tokens = np.full((batch, length), tokenizer_lib.PAD_ID, np.int32)
     attention = np.zeros((batch, length), bool)
+    first_turn = np.zeros((batch, length), bool)
     loss_mask = np.zeros((batch, length), np.float32)
     old_logp = np.zeros((batch, length), np.float32)
     scratchpad_len = np.zeros((batch,), np.float32)
@@ -222,12 +225,14 @@ class RolloutGenerator:
       tokens[b, :len(row)] = row
       attention[b, :len(row)] = True
       start, stop = len(p), len(p) + len(r)
+      first_turn[b, :stop] = True
       loss_mask[b, start:stop] = region_mask(r, cfg.grad_region, self.tag_ids)
       old_logp[b, start:stop] = gen_logp[b, :len(r)]
       scratchpad_len[b] = float(np.sum(region_mask(r, "scratchpad", self.tag_ids)))
     followup_no = np.array([f is not None and f.answer == labels.NO for f in followups], np.float32)
-    rewards, parts = self.reward_fn(prompts, responses, verdicts, tokens, attention)
-    rollout = step_lib.Rollout(tokens=tokens, attention_mask=attention, loss_mask=loss_mask,
+    rewards, parts = self.reward_fn(prompts, responses, verdicts, tokens, first_turn)
+    rollout = step_lib.Rollout(tokens=tokens, attention_mask=attention, first_turn_mask=first_turn,
+                               loss_mask=loss_mask,
                                old_logp=old_logp, rewards=np.asarray(rewards, np.float32),
                                scratchpad_len=scratchpad_len, followup_no=followup_no)
     info = RolloutInfo(prompts, responses, verdicts, followups, followup_texts, parts,

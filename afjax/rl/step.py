@@ -2,8 +2,8 @@
 
 One compiled program per rollout batch:
 
-    p_af        = stop_gradient(score_scratchpad(monitor_params, tokens, attention_mask))  # [B]
-    p_af_output = stop_gradient(score_output(monitor_params, tokens, attention_mask))      # [B]
+    p_af        = stop_gradient(score_scratchpad(monitor_params, tokens, first_turn_mask))  # [B]
+    p_af_output = stop_gradient(score_output(monitor_params, tokens, first_turn_mask))      # [B]
     r'          = shape_reward(cfg.shaping)(rewards, signals, cfg.shaping_coef, **params)  # [B]
     A           = get_advantage(cfg.advantage)(r', cfg.group_size)                         # [B]
     logp[b, t]  = log pi_theta(tokens[b, t] | tokens[b, <t])  for t >= 1, 0 at t = 0      # [B, T]
@@ -18,7 +18,9 @@ position t holds a quantity about token t, predicted from tokens < t. The
 policy is run once on tokens[:, :-1] and its log-probs of tokens[:, 1:] are
 written at positions 1..T-1; position 0 (never predicted) holds 0 and is
 always masked out. Keeping the rollout's length T means `token_sum_norm`
-divides by B * T, the generation budget the rollout was padded to.
+divides by B * T, the length the rollout was padded to (prompt budget,
+generation budget and any follow-up turn): a constant of the arm's config,
+not of the sampled lengths.
 
 Shape legend: B batch (num_prompts x group_size), T tokens, V vocabulary.
 """
@@ -65,9 +67,14 @@ class Rollout:
   """One rollout batch on device; rows [g * K, (g + 1) * K) share prompt g (K = group_size).
 
   Attributes:
-    tokens: [B, T] int32, the left-padded prompt followed by the sampled
-      response (and any interrogation follow-up turn), right-padded.
+    tokens: [B, T] int32, the prompt followed by the sampled response (and
+      any interrogation follow-up turn), left-aligned and right-padded.
     attention_mask: [B, T] bool, True on real tokens.
+    first_turn_mask: [B, T] bool, True on the prompt and the first-turn
+      response only: what the monitors score (and the reward model saw). A
+      follow-up turn is outside it even when the first turn has no <|end|>
+      (cut off at the token budget), which transcript_regions alone would
+      read as part of the response.
     loss_mask: [B, T] float32, 1 where the prediction of token t receives
       gradient (the first-turn response); 0 on prompt, padding and follow-up.
     old_logp: [B, T] float32, the sampler's log-prob of token t (0 elsewhere).
@@ -78,6 +85,7 @@ class Rollout:
 
   tokens: jax.Array
   attention_mask: jax.Array
+  first_turn_mask: jax.Array
   loss_mask: jax.Array
   old_logp: jax.Array
   rewards: jax.Array
@@ -88,7 +96,8 @@ class Rollout:
 def rollout_shardings(mesh: jax.sharding.Mesh) -> Rollout:
   """Every rollout array split over the batch axes ("data", "fsdp")."""
   per_token, per_row = mesh_lib.batch_sharding(mesh, 2), mesh_lib.batch_sharding(mesh, 1)
-  return Rollout(tokens=per_token, attention_mask=per_token, loss_mask=per_token,
+  return Rollout(tokens=per_token, attention_mask=per_token, first_turn_mask=per_token,
+                 loss_mask=per_token,
                  old_logp=per_token, rewards=per_row, scratchpad_len=per_row, followup_no=per_row)
 
 
@@ -161,7 +170,7 @@ def check_inputs(cfg: RLStepConfig, rollout: Rollout, ref_params: Any,
   if batch % cfg.group_size:
     raise ValueError(f"group_size={cfg.group_size} does not divide the batch size B={batch} "
                      f"(B must be num_prompts x group_size)")
-  for name in ("attention_mask", "loss_mask", "old_logp"):
+  for name in ("attention_mask", "first_turn_mask", "loss_mask", "old_logp"):
     if getattr(rollout, name).shape != (batch, length):
       raise ValueError(f"rollout.{name} must have shape {(batch, length)}; "
                        f"got {getattr(rollout, name).shape}")
@@ -219,7 +228,7 @@ def monitor_signals(rollout: Rollout, monitor_params: Mapping[str, Any] | None,
   signals = {shaping_lib.SCRATCHPAD_LEN: rollout.scratchpad_len.astype(jnp.float32),
              shaping_lib.FOLLOWUP_NO: rollout.followup_no.astype(jnp.float32)}
   for name in names:
-    p = monitors[name](monitor_params[name], rollout.tokens, rollout.attention_mask)  # [B]
+    p = monitors[name](monitor_params[name], rollout.tokens, rollout.first_turn_mask)  # [B]
     signals[MONITOR_SIGNALS[name]] = jax.lax.stop_gradient(p.astype(jnp.float32))
   return signals
 

@@ -78,7 +78,8 @@ def make_rollout(model, params, batch, length, seed):
       model, jax.device_get(params), jnp.asarray(tokens), jnp.asarray(mask))
   noise = rng.normal(0.0, 0.2, (batch, length)).astype(np.float32)
   old_logp = np.where(loss_mask > 0, np.asarray(logp) + noise, 0.0).astype(np.float32)
-  return dict(tokens=tokens, attention_mask=mask, loss_mask=loss_mask, old_logp=old_logp,
+  return dict(tokens=tokens, attention_mask=mask, first_turn_mask=mask & ~followup,
+              loss_mask=loss_mask, old_logp=old_logp,
               rewards=rng.uniform(0, 1, batch).astype(np.float32), scratchpad_len=scratchpad_len,
               followup_no=rng.integers(0, 2, batch).astype(np.float32)), followup
 

@@ -95,6 +95,7 @@ def test_rollout_layout_and_old_logp_match_a_full_forward(model, params, tokeniz
     assert row[:n].all() and not row[n:].any()
   # The loss covers exactly the response and the sampler's log-probs sit under it.
   assert np.all(rollout.loss_mask <= rollout.attention_mask)
+  np.testing.assert_array_equal(rollout.first_turn_mask, rollout.attention_mask)  # no follow-up
   assert np.all((rollout.old_logp != 0) <= (rollout.loss_mask > 0))
   np.testing.assert_array_equal(rollout.loss_mask.sum(axis=1), info.response_tokens)
   logp, _ = step_lib.token_logp_and_entropy(model.model, params, rollout.tokens,
@@ -120,6 +121,7 @@ def test_followup_turn_is_in_tokens_but_not_in_the_loss(model, params, tokenizer
     np.testing.assert_array_equal(rollout.tokens[row, start:start + len(question)], question)
     assert not rollout.loss_mask[row, start:].any()
     assert rollout.attention_mask[row, start:start + len(question)].all()
+    assert rollout.first_turn_mask[row, :start].all() and not rollout.first_turn_mask[row, start:].any()
   assert all(f is not None and f.answer in labels.ANSWER_LABELS for f in info.followups)
   expected = [f.answer == labels.NO for f in info.followups]
   np.testing.assert_array_equal(rollout.followup_no, np.array(expected, np.float32))

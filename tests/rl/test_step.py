@@ -1,6 +1,7 @@
 """The fused RL update: a hand-written reference, monitors scored inside, follow-up
 masking, errors, and 8-fake-device equivalence (in a subprocess)."""
 
+import dataclasses
 import functools
 import json
 import os
@@ -229,6 +230,36 @@ def test_followup_turn_does_not_reach_the_update(setup):
     np.testing.assert_allclose(float(metrics_b[key]), float(metrics_a[key]), rtol=0, atol=1e-6)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=0, atol=1e-6),
                jax.device_get(state_a.params), jax.device_get(state_b.params))
+
+
+@pytest.mark.parametrize("view, unclosed", [
+    ("scratchpad", ("scratchpad_close", "output_open", "output_close", "end")),
+    ("output", ("output_close", "end")),
+])
+def test_monitors_do_not_see_the_followup_after_a_cut_off_first_turn(setup, view, unclosed):
+  # A first turn that ran out of tokens inside its scratchpad (or output) has no <|end|>, so the
+  # open region swallows the follow-up turn; first_turn_mask must keep that turn out of the score.
+  arrays, followup = setup["arrays"], setup["followup"]
+  tokens = arrays["tokens"].copy()
+  for tag in unclosed:
+    tokens[~followup & (tokens == getattr(helpers.TAGS, tag))] = 42
+  cut = dict(arrays, tokens=tokens)
+  rng = np.random.default_rng(7)
+  perturbed = dict(cut, tokens=np.where(followup, rng.integers(20, 300, followup.shape),
+                                        tokens).astype(np.int32))
+  score, params = setup["monitors"][view], setup["monitor_params"][view]
+
+  def scores(rows, mask_key):
+    return np.asarray(score(params, jnp.asarray(rows["tokens"]), jnp.asarray(rows[mask_key])))
+
+  np.testing.assert_array_equal(scores(perturbed, "first_turn_mask"), scores(cut, "first_turn_mask"))
+  assert np.abs(scores(perturbed, "attention_mask") - scores(cut, "attention_mask")).max() > 1e-4
+  monitors, monitor_params = {view: score}, {view: params}
+  cfg = PS_CFG if view == "scratchpad" else dataclasses.replace(PS_CFG, shaping="output_monitor")
+  _, metrics_a = run_update(setup, cfg, cut, monitor_params, monitors)
+  _, metrics_b = run_update(setup, cfg, perturbed, monitor_params, monitors)
+  key = f"monitor_{view}_p_mean"
+  np.testing.assert_allclose(float(metrics_b[key]), float(metrics_a[key]), rtol=0, atol=0)
 
 
 # Errors.
