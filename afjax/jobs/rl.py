@@ -163,6 +163,12 @@ def validate_settings(config: ml_collections.ConfigDict, num_devices: int) -> st
         f"config.rollout.group_size={config.rollout.group_size} does not divide "
         f"config.rollout.batch_size={config.rollout.batch_size}; allowed: a divisor of the batch "
         f"size (batch = prompts x group size)")
+  if float(config.rollout.temperature) != 1.0:
+    # The sampler stores log pi (untempered) as old_logp and the learner's gradient is
+    # E[A grad log pi]: samples from softmax(z / T) would make both off-policy.
+    raise config_lib.ConfigError(
+        f"config.rollout.temperature={config.rollout.temperature}; allowed: 1.0 (the PPO ratio "
+        f"and the policy gradient assume the rollouts are sampled from the policy itself)")
   config_lib.check_choice(config, "rollout.grad_region", rollout_lib.GRAD_REGIONS)
   config_lib.check_choice(config, "rollout.followup_variant", ("", None, "plain", "warned"))
   if not 0.0 < config.rl.length_quantile < 1.0:

@@ -58,7 +58,9 @@ class RolloutConfig:
     group_size: K samples per prompt.
     prompt_len: static (left-padded) prompt length of the sampler.
     max_new_tokens: first-turn generation budget.
-    temperature: sampling temperature (1 keeps old_logp = the policy's log-probs).
+    temperature: sampling temperature. old_logp always holds the policy's own
+      (untempered) log-probs, so only T = 1 samples from the policy the learner
+      updates; the RL job accepts 1 only.
     harmful_fraction: share of harmful requests among the prompts.
     grad_region: one of GRAD_REGIONS.
     followup_variant: None (no interrogation), "plain" or "warned".

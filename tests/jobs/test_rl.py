@@ -167,6 +167,9 @@ def test_missing_policy_and_bad_arm_settings_are_config_errors(stages, tmp_path)
   config = arm_config("interrogation", stages, **{"rollout.followup_variant": ""})
   with pytest.raises(config_lib.ConfigError, match="followup_variant"):
     rl.validate(config, jax.device_count())
+  config = arm_config("baseline", stages, **{"rollout.temperature": 0.7})
+  with pytest.raises(config_lib.ConfigError, match=r"rollout.temperature=0.7; allowed: 1.0"):
+    rl.validate(config, jax.device_count())
 
 
 def test_main_rejects_a_bad_rl_config_with_exit_2(stages, tmp_path):
