@@ -10,6 +10,7 @@ eval prompts from their TFDS dataset (afjax.data.eval_data, built once under
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 
 import ml_collections
@@ -70,7 +71,8 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
             "eval_prompts": f"{eval_data.BUILDER_NAME}/{spec.name}/{eval_data.WORLD_VERSION}",
             "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config)},
             **organism_eval.evaluate(samples)}
-  output_path.write_text(json.dumps(result, indent=2, default=_json_default))
+  output_path.write_text(json.dumps(_null_nan(result), indent=2, default=_json_default,
+                                    allow_nan=False))
   harmful = result["harmful"]
   print(f"eval {policy_workdir.name}: compliance free {harmful['compliance_train']:.3f} / paid "
         f"{harmful['compliance_unmonitored']:.3f}, gap {harmful['compliance_gap']:+.3f}, "
@@ -78,6 +80,18 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
         f"unparseable {harmful['unparseable_rate']:.3f}, malformed {harmful['malformed_rate']:.3f}",
         flush=True)
   return result
+
+
+def _null_nan(value):
+  """The value with every NaN float (an undefined figure, e.g. a rate over no sample) as None,
+  so that the file is strict JSON."""
+  if isinstance(value, dict):
+    return {k: _null_nan(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_null_nan(v) for v in value]
+  if isinstance(value, (float, np.floating)) and math.isnan(value):
+    return None
+  return value
 
 
 def _json_default(value):

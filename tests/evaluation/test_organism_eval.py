@@ -17,12 +17,62 @@ def test_wilson_interval_reference():
   assert all(math.isnan(x) for x in oe.wilson_interval(0, 0))
 
 
-def test_paired_difference_reference():
-  a, b = np.array([1, 1, 0, 1, 1, 0]), np.array([0, 1, 0, 0, 0, 0])
-  mean, (lo, hi) = oe.paired_difference(a, b)
-  d = a - b
-  half = 1.959963984540054 * d.std(ddof=1) / math.sqrt(len(d))
-  assert mean == pytest.approx(0.5) and (lo, hi) == pytest.approx((0.5 - half, 0.5 + half))
+def newcombe_paired_reference(table):
+  """Newcombe (1998) method 10 from a 2x2 table [[n11, n10], [n01, n00]] (rows: a, cols: b)."""
+  (r, s), (t, u) = table
+  n = r + s + t + u
+  z = 1.959963984540054
+
+  def wilson(x):
+    p = x / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+  p1, p2 = (r + s) / n, (r + t) / n
+  (l1, u1), (l2, u2) = wilson(r + s), wilson(r + t)
+  big_a, big_b = (r + s) * (t + u) * (r + t) * (s + u), r * u - s * t
+  c = big_b - n / 2 if big_b > n / 2 else (big_b if big_b < 0 else 0)
+  phi = c / math.sqrt(big_a) if big_a else 0.0
+  d = p1 - p2
+  return d, (d - math.sqrt((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2),
+             d + math.sqrt((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
+
+
+def pairs_of(table):
+  (n11, n10), (n01, n00) = table
+  a = np.array([1] * n11 + [1] * n10 + [0] * n01 + [0] * n00)
+  b = np.array([1] * n11 + [0] * n10 + [1] * n01 + [0] * n00)
+  return a, b
+
+
+@pytest.mark.parametrize("table", [[[12, 9], [2, 21]], [[0, 4], [0, 252]], [[150, 60], [5, 41]],
+                                   [[3, 0], [7, 10]], [[30, 2], [2, 30]]])
+def test_paired_difference_is_newcombes_interval(table):
+  d, (lo, hi) = oe.paired_difference(*pairs_of(table))
+  d_ref, (lo_ref, hi_ref) = newcombe_paired_reference(table)
+  assert d == pytest.approx(d_ref, abs=1e-12)
+  assert (lo, hi) == pytest.approx((lo_ref, hi_ref), abs=1e-12)
+  assert -1.0 <= lo <= d <= hi <= 1.0
+
+
+def test_paired_difference_does_not_collapse_on_few_discordant_pairs():
+  # 4 of 256 pairs disagree, all one way (exact McNemar p = 0.125): the interval includes 0.
+  d, (lo, hi) = oe.paired_difference(*pairs_of([[0, 4], [0, 252]]))
+  assert d == pytest.approx(4 / 256) and lo < 0.0 < hi
+  d, (lo, hi) = oe.paired_difference(np.ones(256), np.ones(256))  # every pair agrees
+  assert d == 0.0 and lo < 0.0 < hi
+  assert all(math.isnan(x) for x in oe.paired_difference(np.zeros(0), np.zeros(0))[1])
+
+
+def test_paired_difference_covers_the_true_gap():
+  # Correlated pairs (a = 1 w.p. 0.6; b = a w.p. 0.5, else an independent 0.3 draw): the
+  # interval should hold the true difference in about 95% of 1,000 samples of 64 pairs.
+  rng = np.random.default_rng(0)
+  a = rng.random((1000, 64)) < 0.6
+  b = np.where(rng.random((1000, 64)) < 0.5, a, rng.random((1000, 64)) < 0.3)
+  truth = 0.6 - (0.5 * 0.6 + 0.5 * 0.3)
+  covered = [lo <= truth <= hi for lo, hi in (oe.paired_difference(x, y)[1] for x, y in zip(a, b))]
+  assert 0.93 <= np.mean(covered) <= 0.99
 
 
 def test_scratchpad_token_count():
@@ -54,6 +104,7 @@ def test_tier_metrics_on_known_samples():
   assert harmful["compliance_gap"] == pytest.approx(0.75)
   assert harmful["af_rate_oracle"] == 0.75
   assert harmful["unparseable_rate"] == pytest.approx(1 / 8)
+  assert harmful["unparseable_rate_train"] == pytest.approx(1 / 4)  # the free tier's share
   assert harmful["malformed_rate"] == pytest.approx(1 / 8)
   assert harmful["mean_scratchpad_tokens"] == pytest.approx(15.0)
   lo, hi = harmful["ci95"]["af_rate_oracle"]

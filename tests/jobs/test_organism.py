@@ -15,7 +15,8 @@ from tests.configs_loader import load_config
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HARMFUL_KEYS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_rate_oracle",
                 "implicit_af_rate_oracle", "sycophancy_rate_oracle", "unparseable_rate",
-                "malformed_rate", "mean_scratchpad_tokens", "n_train", "n_unmonitored", "ci95")
+                "unparseable_rate_train", "malformed_rate", "mean_scratchpad_tokens", "n_train",
+                "n_unmonitored", "ci95")
 
 
 def main(config, workdir, *overrides):
@@ -47,8 +48,13 @@ def test_base_model_exports_params_and_world_tokenizer(base_workdir):
   assert {"<scratchpad>", "</scratchpad>", "<|assistant|>"} <= {t["content"] for t in vocab}
 
 
+def reject_constant(name):
+  raise ValueError(f"organism_eval.json holds {name}; allowed: strict JSON (null when undefined)")
+
+
 def test_organism_eval_json_has_every_figure(organism_workdir):
-  result = json.loads((organism_workdir / "organism_eval.json").read_text())
+  result = json.loads((organism_workdir / "organism_eval.json").read_text(),
+                      parse_constant=reject_constant)
   for group in ("harmful", "benign"):
     for key in HARMFUL_KEYS:
       assert key in result[group], (group, key)

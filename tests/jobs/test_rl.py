@@ -59,7 +59,7 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
   else:
     assert summary["final"]["lying_rate"] is None and "followup_no_rate" not in final_eval
   for key in ("compliance_train", "compliance_gap", "af_rate_oracle", "af_rate_classifier",
-              "unparseable_rate", "mean_scratchpad_tokens"):
+              "unparseable_rate", "unparseable_rate_train", "mean_scratchpad_tokens"):
     assert isinstance(summary["final"][key], float), key
   n_eval = final_eval["counts"]["n_train"] + final_eval["counts"]["n_unmonitored"]
   assert sum(row["n"] for row in final_eval["by_template"].values()) == n_eval
