@@ -28,7 +28,7 @@ Output (`build_results`), with METRICS = {METRIC: float|null for METRIC in METRI
           "n_defined": {METRIC: int},  # seeds whose final value is not null
           "mean": METRICS,           # mean over seeds
           "ci95": {METRIC: [lo, hi]},
-          "ci95_method": str,        # "t_across_seeds" or "within_run"
+          "ci95_method": str,        # "across_seeds" or "within_run"
           "ci95_description": str,
           "curve": [{"step": N, METRIC: value, ...}, ...]}}}},
    "reductions": {"baseline_rl": ..., "pre_rl": ...},   # see `reductions`
@@ -40,24 +40,30 @@ Definitions:
   pre_rl    every run of an organism starts from the same policy (the organism),
             so step 0 evaluates one model with different sampling seeds; pre_rl
             is the mean of the non-null step-0 values over all its runs (every
-            arm and seed). pre_rl_ci95 is the t interval below over those
-            values when they differ; when they are all equal (the same eval
-            seed samples the same transcripts: one measurement) it is the
-            step-0 eval's own within-run interval.
+            arm and seed). pre_rl_ci95 is the envelope [min lo, max hi] of those
+            step-0 evals' within-run intervals: the runs evaluate one policy,
+            by default on one eval sample (one eval seed), so their agreement is
+            one measurement, not n independent ones (a t interval over them
+            would shrink to nothing when one run differs in the last digit).
   mean      per arm, the mean over seeds of each run's final metrics.
-  ci95      n >= 2 seeds: mean +- t_{0.975, n-1} * sd / sqrt(n) (sd with n - 1),
-            across seeds ("t_across_seeds"). n == 1: the run's own within-run
+  ci95      n >= 2 seeds ("across_seeds"): mean +- sqrt(h_t^2 + h_e^2), with
+            h_t = t_{0.975, n-1} * sd / sqrt(n) (sd with n - 1) across seeds and
+            h_e the mean half-width of the seeds' within-run intervals: the
+            seeds share the eval prompts and sampling key, so the eval's own
+            sampling noise is common to them, does not show in their spread
+            and does not average down. n == 1: the run's own within-run
             interval of its final eval from rl_summary.json (Wilson for rates,
-            paired normal for the gap; "within_run"): eval sampling noise only,
-            not seed-to-seed variation. Null bounds: undefined (a null metric,
-            or a within-run interval the run did not give).
+            Newcombe's paired score interval for the gap; "within_run"): eval
+            sampling noise only, not seed-to-seed variation. Null bounds:
+            undefined (a null metric, or a within-run interval the run did not
+            give).
   curve     per eval step present in every seed's curve, the mean over seeds.
   null      a metric that does not apply (lying_rate without interrogation) or
             is undefined (lying_rate when no explicit-AF sample was asked) is
             null; a mean of nulls is null. Means, curves and intervals use the
             non-null values: a metric defined in only n_defined of an arm's
-            seeds gets the t interval over those (n_defined >= 2) or that one
-            run's within-run interval (n_defined == 1).
+            seeds gets the across-seeds interval over those (n_defined >= 2)
+            or that one run's within-run interval (n_defined == 1).
   seeds     the runs of one arm must have run the same number of steps, and one
             (organism, arm, seed) may come from one run directory only.
 """
@@ -78,27 +84,29 @@ EVAL_LOG_FILE = "eval.jsonl"
 RESULTS_FILE = "results.json"
 METRICS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_rate_oracle",
            "af_rate_classifier", "implicit_af_rate_oracle", "lying_rate", "unparseable_rate",
-           "mean_scratchpad_tokens")
+           "unparseable_rate_train", "mean_scratchpad_tokens")
 BASELINE_ARM = "baseline"
 REDUCTION_METRICS = ("af_rate_oracle", "af_rate_classifier", "compliance_gap")
 EXAMPLE_TIERS = ("free", "paid")
 EXAMPLE_STR_KEYS = ("prompt", "response", "scratchpad_label", "output_label")
-T_ACROSS_SEEDS = "t_across_seeds"
+ACROSS_SEEDS = "across_seeds"
 WITHIN_RUN = "within_run"
 LOG_TOLERANCE = 1e-6
 
 DEFINITIONS = {
     "pre_rl": ("mean over every run of the organism (all arms and seeds) of the non-null step-0 "
                "(before RL) metrics: one policy evaluated with different sampling seeds"),
-    "pre_rl_ci95": ("mean +- t_{0.975, n-1} sd / sqrt(n) over those step-0 values when they "
-                    "differ; when they are all equal (one eval seed: the same sample), the "
-                    "step-0 eval's own within-run interval (Wilson / paired)"),
+    "pre_rl_ci95": ("the envelope [min lo, max hi] of the step-0 evals' within-run intervals "
+                    "(Wilson / paired score): one policy, by default one eval sample, so one "
+                    "measurement"),
     "mean": "per arm, mean over seeds of each run's final metrics",
-    T_ACROSS_SEEDS: ("n >= 2 seeds: mean +- t_{0.975, n-1} * sd / sqrt(n), sd with n - 1, "
-                     "across seeds"),
+    ACROSS_SEEDS: ("n >= 2 seeds: mean +- sqrt(h_t^2 + h_e^2), h_t = t_{0.975, n-1} * sd / "
+                   "sqrt(n) (sd with n - 1) across seeds, h_e = the mean half-width of the "
+                   "seeds' within-run intervals (eval sampling noise, shared by the seeds: same "
+                   "prompts and sampling key)"),
     WITHIN_RUN: ("1 seed: the run's within-run 95% interval of its final eval (Wilson for rates, "
-                 "paired normal for the gap): eval sampling noise only, not seed-to-seed "
-                 "variation"),
+                 "Newcombe's paired score interval for the gap): eval sampling noise only, not "
+                 "seed-to-seed variation"),
     "curve": "per eval step present in every seed, the mean over seeds",
     "null": ("a metric that does not apply or is undefined is null; means, curves and intervals "
              "use the non-null values (n_defined per arm); a mean of nulls is null; null bounds "
@@ -270,18 +278,21 @@ def _is_interval(value: Any) -> bool:
 
 def _pre_rl_interval(runs: Sequence[dict], values: Sequence[float | None], metric: str
                      ) -> list[float | None]:
-  """The t interval over distinct step-0 values; their within-run interval if all are equal.
+  """The envelope [min lo, max hi] of the defined step-0 within-run intervals (see DEFINITIONS).
 
-  Runs of one organism evaluated at step 0 with the same eval seed sample the
-  same transcripts: identical values are one measurement, not n agreeing ones.
+  Runs of one organism evaluate the same policy at step 0, by default on the
+  same sample: their values are one measurement, not n agreeing ones.
   """
-  present = [(r, v) for r, v in zip(runs, values) if v is not None]
-  if len({v for _, v in present}) >= 2:
-    return _interval_over([v for _, v in present])
-  for run, _ in present:
-    if run.get("pre_ci95", {}).get(metric) is not None:
-      return [_nan_to_none(b) for b in run["pre_ci95"][metric]]
-  return [None, None]
+  bounds = []
+  for run, value in zip(runs, values):
+    interval = run.get("pre_ci95", {}).get(metric)
+    if value is not None and interval is not None:
+      interval = [_nan_to_none(b) for b in interval]
+      if None not in interval:
+        bounds.append(interval)
+  if not bounds:
+    return [None, None]
+  return [min(b[0] for b in bounds), max(b[1] for b in bounds)]
 
 
 def collect_runs(run_dirs: Iterable[str | os.PathLike]) -> list[dict]:
@@ -313,16 +324,18 @@ def collect_runs(run_dirs: Iterable[str | os.PathLike]) -> list[dict]:
 # ----------------------------------------------------------------------------- aggregation
 
 
-def _interval_over(values: Sequence[float | None]) -> list[float | None]:
-  present = [v for v in values if v is not None]
-  return list(stats.t_interval(present)) if len(present) >= 2 else [None, None]
-
-
 def _arm_interval(runs: Sequence[dict], metric: str) -> list[float | None]:
-  """The t interval over the seeds defining `metric`, or the one defining run's own interval."""
+  """Across the seeds defining `metric` (see DEFINITIONS), or the one defining run's own interval."""
   defined = [r for r in runs if r["final"][metric] is not None]
   if len(defined) >= 2:
-    return list(stats.t_interval([r["final"][metric] for r in defined]))
+    values = [r["final"][metric] for r in defined]
+    lo, hi = stats.t_interval(values)
+    mean, seed_half = (lo + hi) / 2.0, (hi - lo) / 2.0
+    eval_halves = [_half_width(r["ci95"].get(metric)) for r in defined]
+    eval_halves = [h for h in eval_halves if h is not None]
+    eval_half = math.fsum(eval_halves) / len(eval_halves) if eval_halves else 0.0
+    half = math.hypot(seed_half, eval_half)
+    return [mean - half, mean + half]
   if len(defined) == 1:
     return list(defined[0]["ci95"].get(metric, [None, None]))
   return [None, None]
@@ -336,9 +349,10 @@ def _aggregate_arm(runs: Sequence[dict]) -> dict:
                    f"({ {r['run_dir']: r['steps'] for r in runs} }); allowed: one value")
   n = len(runs)
   if n >= 2:
-    method = T_ACROSS_SEEDS
-    description = (f"across {n} seeds: mean +- t_(0.975, {n - 1}) * sd / sqrt({n}) with "
-                   f"t_(0.975, {n - 1}) = {stats.t_quantile(n - 1):.3f}")
+    method = ACROSS_SEEDS
+    description = (f"across {n} seeds: mean +- sqrt(h_t^2 + h_e^2), h_t = t_(0.975, {n - 1}) * "
+                   f"sd / sqrt({n}) with t_(0.975, {n - 1}) = {stats.t_quantile(n - 1):.3f}, "
+                   "h_e = the seeds' mean within-run half-width")
   else:
     method = WITHIN_RUN
     description = ("1 seed: the run's within-run interval of its final eval (eval sampling noise "
@@ -530,9 +544,9 @@ def validate_results(results: Any) -> None:
         _check_metrics(f"{at}['seeds'][{i}]", metrics)
       _check_metrics(f"{at}['mean']", arm_entry["mean"])
       _check_intervals(f"{at}['ci95']", arm_entry["ci95"])
-      _require(arm_entry["ci95_method"] in (T_ACROSS_SEEDS, WITHIN_RUN),
+      _require(arm_entry["ci95_method"] in (ACROSS_SEEDS, WITHIN_RUN),
                f"{at}['ci95_method']={arm_entry['ci95_method']!r}; allowed: "
-               f"{T_ACROSS_SEEDS!r}, {WITHIN_RUN!r}")
+               f"{ACROSS_SEEDS!r}, {WITHIN_RUN!r}")
       _require(isinstance(arm_entry["curve"], list) and arm_entry["curve"],
                f"{at}['curve'] is not a non-empty list")
       for i, point in enumerate(arm_entry["curve"]):

@@ -25,10 +25,15 @@ def hand_mean(values):
   return float(np.mean(present)) if present else None
 
 
-def hand_ci(values):
+def hand_ci(values, eval_halves=()):
+  """mean +- sqrt(seed half^2 + eval half^2): the t half-width across seeds and the mean
+  within-run half-width."""
   n = len(values)
   mean, sd = np.mean(values), np.std(values, ddof=1)
-  return [mean - T975[n] * sd / math.sqrt(n), mean + T975[n] * sd / math.sqrt(n)]
+  seed_half = T975[n] * sd / math.sqrt(n)
+  eval_half = np.mean(eval_halves) if len(eval_halves) else 0.0
+  half = math.sqrt(seed_half ** 2 + eval_half ** 2)
+  return [mean - half, mean + half]
 
 
 def test_schema_and_layout(built):
@@ -39,7 +44,7 @@ def test_schema_and_layout(built):
   for (organism, arm), seeds in synthetic.LAYOUT.items():
     entry = results["organisms"][organism]["arms"][arm]
     assert entry["seed_ids"] == list(seeds) and entry["n_seeds"] == len(seeds)
-    assert entry["ci95_method"] == rl.T_ACROSS_SEEDS and entry["steps"] == 10
+    assert entry["ci95_method"] == rl.ACROSS_SEEDS and entry["steps"] == 10
     assert [p["step"] for p in entry["curve"]] == list(synthetic.STEPS)
   assert results["monitors"] == synthetic.MONITOR_EVAL
   assert results["metrics"] == list(rl.METRICS)
@@ -58,7 +63,9 @@ def test_means_intervals_and_curves_by_hand(built):
         assert entry["mean"][metric] is None and entry["ci95"][metric] == [None, None]
         continue
       assert entry["mean"][metric] == pytest.approx(np.mean(finals), abs=1e-12)
-      assert entry["ci95"][metric] == pytest.approx(hand_ci(finals), abs=1e-9)
+      halves = [(s["ci95"][metric][1] - s["ci95"][metric][0]) / 2 for s in summaries
+                if metric in s["ci95"]]
+      assert entry["ci95"][metric] == pytest.approx(hand_ci(finals, halves), abs=1e-9)
       for i, step in enumerate(synthetic.STEPS):
         expected = np.mean([s["curve"][i][metric] for s in summaries])
         assert entry["curve"][i][metric] == pytest.approx(expected, abs=1e-12)
@@ -74,12 +81,11 @@ def test_pre_rl_is_the_mean_of_every_runs_step_zero(built):
       values = [v[metric] for v in step0 if v[metric] is not None]
       assert entry["pre_rl_n"][metric] == len(values)
       assert entry["pre_rl"][metric] == pytest.approx(np.mean(values), abs=1e-12)
-      sd = np.std(values, ddof=1)
-      t = {2: T975[2], 3: T975[3]}.get(len(values))
-      if t is not None:  # lying_rate: only the interrogation runs have one
-        half = t * sd / math.sqrt(len(values))
-        assert entry["pre_rl_ci95"][metric] == pytest.approx(
-            [np.mean(values) - half, np.mean(values) + half], abs=1e-9)
+      if metric == "mean_scratchpad_tokens":  # no within-run interval given
+        assert entry["pre_rl_ci95"][metric] == [None, None]
+        continue
+      envelope = [max(0.0, min(values) - 0.05), max(values) + 0.05]
+      assert entry["pre_rl_ci95"][metric] == pytest.approx(envelope, abs=1e-12)
     assert entry["pre_rl_n"]["lying_rate"] == len(synthetic.LAYOUT[(organism, "interrogation")])
 
 
@@ -158,7 +164,9 @@ def test_a_metric_defined_in_some_seeds_only(tmp_path):
   entry = rl.build_results(rl.collect_runs(dirs), None, {})["organisms"]["igg_plain"]["arms"][
       "interrogation"]
   assert entry["n_defined"]["lying_rate"] == 2
-  assert entry["ci95"]["lying_rate"] == pytest.approx(hand_ci(two), abs=1e-9)
+  halves = [(lambda ci: (ci[1] - ci[0]) / 2)(
+      synthetic.summary("igg_plain", "interrogation", s)["ci95"]["lying_rate"]) for s in (0, 1)]
+  assert entry["ci95"]["lying_rate"] == pytest.approx(hand_ci(two, halves), abs=1e-9)
 
 
 def test_duplicate_runs(tmp_path):
@@ -267,9 +275,23 @@ def test_write_and_load_round_trip(built, tmp_path):
   assert sorted(p.name for p in tmp_path.iterdir()) == [rl.RESULTS_FILE]  # no temporary left
 
 
-def test_identical_step0_values_use_the_step0_within_run_interval():
+def test_pre_rl_interval_is_the_envelope_of_the_step0_within_run_intervals():
   runs = [{"pre_ci95": {"af_rate_oracle": [0.4, 0.6]}}, {"pre_ci95": {"af_rate_oracle": [0.4, 0.6]}}]
   assert rl._pre_rl_interval(runs, [0.5, 0.5], "af_rate_oracle") == [0.4, 0.6]
-  lo, hi = rl._pre_rl_interval(runs, [0.4, 0.6], "af_rate_oracle")  # distinct: t over the runs
-  assert lo < 0.4 and hi > 0.6
+  # Eight copies of one measurement and one that differs in one sample: still one measurement's
+  # width (a t interval over the nine values would be about 60x narrower).
+  runs = [{"pre_ci95": {"m": [0.439, 0.561]}}] * 8 + [{"pre_ci95": {"m": [0.443, 0.565]}}]
+  assert rl._pre_rl_interval(runs, [0.5] * 8 + [129 / 256], "m") == [0.439, 0.565]
   assert rl._pre_rl_interval([{"pre_ci95": {}}], [0.5], "af_rate_oracle") == [None, None]
+  assert rl._pre_rl_interval([{"pre_ci95": {"m": [float("nan"), 0.5]}}], [0.5], "m") == [None, None]
+
+
+def test_across_seed_interval_keeps_the_shared_eval_noise():
+  runs = [{"final": {"m": 0.0}, "ci95": {"m": [0.0, 0.03]}} for _ in range(3)]
+  lo, hi = rl._arm_interval(runs, "m")  # the seeds agree: the eval noise alone remains
+  assert (lo, hi) == pytest.approx((-0.015, 0.015))
+  runs[0] = {"final": {"m": 0.05}, "ci95": {}}  # no within-run interval: the t half-width alone
+  lo, hi = rl._arm_interval(runs, "m")
+  seed_half = T975[3] * np.std([0.05, 0, 0], ddof=1) / math.sqrt(3)
+  expected_half = math.hypot(seed_half, 0.015)
+  assert (lo, hi) == pytest.approx((0.05 / 3 - expected_half, 0.05 / 3 + expected_half))
