@@ -226,13 +226,19 @@ def decode_step(cfg: tfm.TransformerConfig, params: Any, layers: Sequence[Any],
     x = x + _dense(hidden, mlp["down_proj"], dtype)
     x = nn.with_logical_constraint(x, (tfm.ACT_BATCH, tfm.ACT_EMBED))
   hidden = _rms_norm(x, params["final_norm"]["scale"], cfg)
+  return output_logits(cfg, params, hidden), tuple(new_cache)
+
+
+def output_logits(cfg: tfm.TransformerConfig, params: Any, hidden: jax.Array) -> jax.Array:
+  """The output projection (tied embedding or lm_head) of final-normed hidden states [B, D]:
+  logits [B, V] float32."""
+  dtype = cfg.compute_dtype
   if cfg.tie_embeddings:
-    logits = jnp.einsum("bd,vd->bv", hidden, params["embedding"].astype(dtype),
+    logits = jnp.einsum("bd,vd->bv", hidden.astype(dtype), params["embedding"].astype(dtype),
                         preferred_element_type=jnp.float32)
   else:
     logits = _dense(hidden, params["lm_head"], dtype)
-  logits = nn.with_logical_constraint(logits.astype(jnp.float32), (tfm.ACT_BATCH, tfm.ACT_VOCAB))
-  return logits, tuple(new_cache)
+  return nn.with_logical_constraint(logits.astype(jnp.float32), (tfm.ACT_BATCH, tfm.ACT_VOCAB))
 
 
 class DecodeState(NamedTuple):
@@ -270,15 +276,20 @@ class Sampler:
     self.decode = jax.jit(self._decode, static_argnames=("num_steps",), donate_argnums=(1,))
 
   def _prefill(self, params, prompt_tokens, prompt_mask, *, cache_length):
-    """Runs the prompt [B, P] through the model, filling cache slots [0, P)."""
+    """Runs the prompt [B, P] through the model, filling cache slots [0, P).
+
+    Only the last (left-padded: the last real) position's logits are computed:
+    the model's [B, P, V] logits are unused, so XLA drops them (at a real
+    vocabulary they would be the prefill's largest buffer).
+    """
     b, p = prompt_tokens.shape
     cache = tfm.init_cache(self.model_cfg, b, cache_length)
     cache_mask = jnp.zeros((b, cache_length), bool).at[:, :p].set(prompt_mask)
     positions = tfm.positions_from_mask(prompt_mask)
-    logits, cache = self.model.apply({"params": params}, prompt_tokens, positions, cache_mask,
-                                     cache=cache, cache_index=0)
+    _, cache, hidden = self.model.apply({"params": params}, prompt_tokens, positions, cache_mask,
+                                        cache=cache, cache_index=0, return_hidden=True)
     next_position = jnp.sum(prompt_mask, axis=-1).astype(jnp.int32)  # [B]
-    return cache, cache_mask, next_position, logits[:, -1]
+    return cache, cache_mask, next_position, output_logits(self.model_cfg, params, hidden[:, -1])
 
   def _decode(self, params, cache, cache_mask, next_position, last_logits, rng, limit, *,
               num_steps):

@@ -1,5 +1,8 @@
 """KV-cache sampler: cache/forward agreement, determinism, stop tokens, filtering, buckets."""
 
+import math
+import re
+
 import chex
 import flax.linen as nn
 import jax
@@ -12,8 +15,21 @@ from afjax.sampling import sampler as smp
 
 # Cached decoding vs a full forward pass over the same sequence, float32:
 # measured differences are ~1e-6; we allow 1e-4 absolute on log-probabilities.
+# The parameters are perturbed (PERTURBATION) so that attention is far from
+# uniform: at the initialisation's near-uniform attention, a decode position
+# off by one or a wrong query-to-KV-head grouping changed log-probs by only
+# 1e-5..4e-5 and passed; perturbed, by ~1 and more.
 LOGPROB_ATOL = 1e-4
+PERTURBATION = 0.3
 PROMPTS = [[5, 6, 7], [8, 9, 10, 11, 12], [13], [14, 15, 16, 17, 18, 19, 20, 21]]
+
+
+def perturbed(params, seed):
+  """params + PERTURBATION * N(0, 1), an independent draw for every leaf."""
+  leaves, treedef = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(seed), len(leaves))
+  return jax.tree.unflatten(treedef, [leaf + PERTURBATION * jax.random.normal(key, leaf.shape)
+                                      for leaf, key in zip(leaves, keys)])
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +38,7 @@ def model_and_params():
   model = tfm.Transformer(cfg)
   x = jnp.zeros((1, 4), jnp.int32)
   params = nn.meta.unbox(model.init(jax.random.key(0), x, x, x > -1)["params"])
-  return cfg, model, params
+  return cfg, model, perturbed(params, 7)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +83,7 @@ def test_decode_step_matches_full_forward_for_model_variants(prompts, overrides)
   model = tfm.Transformer(cfg)
   x = jnp.zeros((1, 4), jnp.int32)
   params = nn.meta.unbox(model.init(jax.random.key(1), x, x, x > -1)["params"])
-  params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(2), p.shape), params)
+  params = perturbed(params, 2)
   out = smp.Sampler(cfg, smp.SamplingConfig(temperature=1.0)).generate(
       params, *prompts, 12, jax.random.key(4))
   reference = full_forward_logprobs(model, params, *prompts, out)
@@ -156,6 +172,57 @@ def test_shared_sampler_is_one_instance_per_configuration():
   b = smp.shared_sampler(cfg, smp.SamplingConfig(temperature=1.0))
   c = smp.shared_sampler(cfg, smp.SamplingConfig(temperature=0.5))
   assert a is b and a is not c
+
+
+def filter_reference(logits, temperature, top_k, top_p):
+  """NumPy: the kept set of softmax(logits / T) under top-k then nucleus (-inf elsewhere)."""
+  z = np.asarray(logits, np.float64) / temperature
+  out = np.full_like(z, -np.inf)
+  for row, values in enumerate(z):
+    keep = np.ones(values.shape, bool)
+    if top_k:
+      keep &= values >= np.sort(values)[::-1][top_k - 1]
+    if top_p < 1.0:
+      order = np.argsort(-np.where(keep, values, -np.inf), kind="stable")
+      probs = np.exp(values[order] - values[order].max()) * keep[order]
+      probs /= probs.sum()
+      before = np.cumsum(probs) - probs
+      nucleus = np.zeros(values.shape, bool)
+      nucleus[order[before < top_p]] = True
+      keep &= nucleus
+    out[row, keep] = values[keep]
+  return out
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [(0.5, 0, 1.0), (2.0, 0, 1.0), (0.7, 5, 1.0),
+                                                       (0.7, 0, 0.8), (1.3, 7, 0.6)])
+def test_filter_logits_matches_a_numpy_reference(temperature, top_k, top_p):
+  logits = np.asarray(jax.random.normal(jax.random.key(0), (8, 40)) * 2, np.float32)
+  got = np.asarray(smp.filter_logits(jnp.asarray(logits),
+                                     smp.SamplingConfig(temperature=temperature, top_k=top_k,
+                                                        top_p=top_p)))
+  expected = filter_reference(logits, temperature, top_k, top_p)
+  kept = np.isfinite(expected)
+  np.testing.assert_array_equal(got > np.finfo(np.float32).min, kept)
+  np.testing.assert_allclose(got[kept], expected[kept], rtol=1e-6)
+
+
+def test_prefill_computes_only_the_last_positions_logits():
+  cfg = tfm.TransformerConfig(**{**presets.get_preset("test"), "vocab_size": 16384,
+                                 "max_seq_len": 256})
+  model = tfm.Transformer(cfg)
+  x = jnp.zeros((1, 4), jnp.int32)
+  params = nn.meta.unbox(model.init(jax.random.key(0), x, x, x > -1)["params"])
+  tokens, mask = jnp.zeros((8, 128), jnp.int32), jnp.ones((8, 128), bool)
+  sampler = smp.Sampler(cfg, smp.SamplingConfig())
+  compiled = sampler.prefill.lower(params, tokens, mask, cache_length=192).compile()
+  full_logits = 8 * 128 * 16384  # [B, P, V]: 64 MiB of float32 (67 MB of temporaries before)
+  shapes = re.findall(r"\w+\[([\d,]+)\]", compiled.as_text())
+  assert max(math.prod(int(d) for d in dims.split(",")) for dims in shapes) < full_logits // 8
+  assert compiled.memory_analysis().temp_size_in_bytes < full_logits * 4 // 4
+  _, _, _, last = sampler.prefill(params, tokens, mask, cache_length=192)
+  logits, _ = model.apply({"params": params}, tokens, tfm.positions_from_mask(mask), mask)
+  np.testing.assert_allclose(last, logits[:, -1], atol=1e-5)
 
 
 def test_first_argmax_is_argmax_ties_included():
