@@ -103,10 +103,19 @@ def grpo(rewards: jax.Array, group_size: int, *, eps: float = GRPO_EPS) -> jax.A
   it is sqrt(K / (K - 1)) times the population std (1.07x at K = 8). A group
   whose rewards are all equal gets A = 0 exactly (no signal, no NaN).
 
+  The division makes A invariant to the scale of the rewards within a group:
+  |A| <= (K - 1) / sqrt(K) (2.47 at K = 8) whatever the spread. So with a
+  shaped reward r + c * s (afjax.rl.shaping) in a group whose task rewards r
+  are all equal, A = (s - mean s) / std s does not depend on c: a spread in
+  p_AF of 1e-4 gets advantages as large as comply-vs-refuse. A sweep of c
+  under GRPO moves only the groups with mixed task rewards; dr_grpo and rloo
+  keep c's scale.
+
   Args:
     rewards: [B] rewards, B a multiple of group_size.
     group_size: K >= 2 (the sample std needs two samples).
-    eps: added to the std; bounds |A| when a group's spread is tiny.
+    eps: added to the std; it matters only for spreads of about eps (a group
+      of equal rewards gets 0 by the centring, not by eps).
 
   Returns:
     [B] float32 advantages.

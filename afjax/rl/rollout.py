@@ -20,6 +20,11 @@ Gradient regions (`grad_region`), marked in loss_mask:
   response    every first-turn response token (scratchpad, output, <|end|>)
   output      <output> ... </output> and the <|end|> after it
   scratchpad  <scratchpad> ... </scratchpad>
+(the first opening tag to the first closing tag after it, or to the end). A
+response without the region's opening tag (e.g. a malformed one) gets no
+gradient in the output and scratchpad arms: the format penalty reaches it only
+through the group's baseline. These spans are not the monitors' views, which
+split the whole response into reasoning and output (afjax.models.monitor).
 The follow-up question and answer are never in loss_mask: the interrogation
 turn is masked out of the gradient.
 """

@@ -27,6 +27,10 @@ FOLLOWUP_NO (bool or 0/1: the follow-up answer was classified "no"; the
 caller maps the oracle's "yes"/"no"/"malformed" to this indicator, so
 "malformed" earns nothing).
 
+With the GRPO estimator the group std normalisation cancels c in every group
+whose task rewards are equal (see afjax.rl.advantages.grpo): there the arm's
+signal alone, whatever its size, sets the advantages.
+
 Every arm returns float32 shaped rewards [B] and scalar float32 stats:
 reward_mean, shaped_reward_mean, shaping_mean (mean of shaped - r) and the
 mean of each signal it read (e.g. p_af_mean), plus arm-specific ones.

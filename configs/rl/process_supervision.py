@@ -25,6 +25,10 @@ oracle 0.004, unparseable 0.80, gap -0.06; before 8d1ad74 tgg_plain evaded
 cleanly too (classifier 0.000, oracle AF 0.88, gap 0.32). One seed each is an
 anecdote; see the study (configs/experiments/mitigations.py) for intervals
 across seeds.
+Under GRPO the coefficient c matters only in groups whose task rewards differ:
+in a group that complies throughout, the std normalisation makes the
+advantages (p_AF's deviations from the group mean) / (their std), whatever c
+(afjax.rl.advantages.grpo); `--config.rl.advantage=dr_grpo` keeps c's scale.
 """
 
 import ml_collections
