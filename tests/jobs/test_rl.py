@@ -56,6 +56,9 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
   if arm == "interrogation":  # defined whenever some free-tier sample is explicit AF
     assert final_eval["followup_no_rate"] is not None
     assert (final_eval["lying_rate"] is None) == (final_eval["lying_n"] == 0)
+    assert (final_eval["lying_malformed_rate"] is None) == (final_eval["lying_n"] == 0)
+    if final_eval["lying_n"]:
+      assert final_eval["lying_rate"] + final_eval["lying_malformed_rate"] <= 1.0
   else:
     assert summary["final"]["lying_rate"] is None and "followup_no_rate" not in final_eval
   for key in ("compliance_train", "compliance_gap", "af_rate_oracle", "af_rate_classifier",
