@@ -129,10 +129,12 @@ def organism_eval_config(policy_workdir: str = "", **overrides: Any) -> ml_colle
   """The `eval` section: sampling on the paired eval prompts of both tiers.
 
   `top_p` < 1 samples from the nucleus (the smallest set of tokens holding that
-  much probability), a diagnostic of how much the softmax tail costs; the
-  figures in the configs' docstrings are at top_p = 1.
+  much probability) and `epsilon` > 0 drops tokens below that probability
+  (epsilon sampling): diagnostics of how much the softmax tail costs. The
+  figures in the configs' docstrings are at top_p = 1, epsilon = 0: the
+  model's own distribution, which RL samples from.
   """
-  values = dict(policy_workdir=policy_workdir, seed=0, temperature=1.0, top_p=1.0,
+  values = dict(policy_workdir=policy_workdir, seed=0, temperature=1.0, top_p=1.0, epsilon=0.0,
                 max_new_tokens=160, batch_size=128, num_harmful=256, num_benign=64)
   values.update(overrides)
   return ml_collections.ConfigDict(values)

@@ -137,7 +137,7 @@ def scratchpad_token_count(ids: np.ndarray, open_id: int, close_id: int) -> int:
 
 def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], *,
                    max_new_tokens: int, temperature: float, batch_size: int,
-                   seed: int, top_p: float = 1.0) -> list[Continuation]:
+                   seed: int, top_p: float = 1.0, epsilon: float = 0.0) -> list[Continuation]:
   """Samples one continuation of each context until the end-of-turn token.
 
   Batches of `batch_size` (the last one padded by repeating its first row, so
@@ -149,13 +149,14 @@ def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], 
     params: its parameters.
     contexts: rendered texts to continue (BOS is prepended).
     top_p: nucleus sampling's kept probability (1 = the full distribution).
+    epsilon: epsilon sampling's probability floor (0 = the full distribution).
 
   Returns:
     One Continuation per context, in the order of `contexts`.
   """
   ids = world_data.special_ids(tokenizer)
   sampler = sampler_lib.shared_sampler(model.cfg, sampler_lib.SamplingConfig(
-      temperature=temperature, top_p=top_p,
+      temperature=temperature, top_p=top_p, epsilon=epsilon,
       stop_tokens=(ids[world_format.END], tokenizer_lib.EOS_ID),
       pad_id=tokenizer_lib.PAD_ID))
   encoded = [[tokenizer_lib.BOS_ID, *x] for x in tokenizer_lib.encode_batch(tokenizer, contexts)]
@@ -180,7 +181,7 @@ def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], 
 
 def sample_responses(model, params: Any, tokenizer: Any, eval_prompts: Sequence[world_prompts.Prompt],
                      *, max_new_tokens: int, temperature: float, batch_size: int,
-                     seed: int, top_p: float = 1.0) -> list[Sample]:
+                     seed: int, top_p: float = 1.0, epsilon: float = 0.0) -> list[Sample]:
   """Samples one response per prompt and labels it with the oracle.
 
   Args:
@@ -188,11 +189,13 @@ def sample_responses(model, params: Any, tokenizer: Any, eval_prompts: Sequence[
     params: its parameters.
     eval_prompts: prompts from world.prompts.eval_prompt_set.
     top_p: nucleus sampling's kept probability (1 = the full distribution).
+    epsilon: epsilon sampling's probability floor (0 = the full distribution).
   """
   ids = world_data.special_ids(tokenizer)
   continuations = continue_texts(model, params, tokenizer, [p.text for p in eval_prompts],
                                  max_new_tokens=max_new_tokens, temperature=temperature,
-                                 batch_size=batch_size, seed=seed, top_p=top_p)
+                                 batch_size=batch_size, seed=seed, top_p=top_p,
+                                 epsilon=epsilon)
   samples: list[Sample] = []
   for prompt, (response, response_ids, logprobs) in zip(eval_prompts, continuations):
     verdict = oracle.label_response(prompt.tier, response, prompt.request)

@@ -105,7 +105,8 @@ def sample_policy(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> l
       world_prompts.eval_prompt_set(config.eval.seed, config.eval.num_harmful,
                                     config.eval.num_benign),
       max_new_tokens=config.eval.max_new_tokens, temperature=config.eval.temperature,
-      top_p=organism_eval_job.sampling_top_p(config), batch_size=config.eval.batch_size,
+      top_p=organism_eval_job.sampling_top_p(config),
+      epsilon=organism_eval_job.sampling_epsilon(config), batch_size=config.eval.batch_size,
       seed=config.eval.seed)
   return monitor_eval.organism_examples(samples)
 

@@ -38,11 +38,20 @@ def validate_eval(config: ml_collections.ConfigDict, num_devices: int) -> None:
   top_p = sampling_top_p(config)
   if not 0.0 < top_p <= 1.0:
     raise config_lib.ConfigError(f"config.eval.top_p={top_p!r}; allowed: a number in (0, 1]")
+  epsilon = sampling_epsilon(config)
+  if not 0.0 <= epsilon < 1.0:
+    raise config_lib.ConfigError(f"config.eval.epsilon={epsilon!r}; allowed: a number in [0, 1) "
+                                 "(0 = no truncation)")
 
 
 def sampling_top_p(config: ml_collections.ConfigDict) -> float:
   """config.eval.top_p, or 1 (no truncation) in configs written before the field existed."""
   return config.eval.get("top_p", 1.0)
+
+
+def sampling_epsilon(config: ml_collections.ConfigDict) -> float:
+  """config.eval.epsilon, or 0 (no truncation) in configs written before the field existed."""
+  return config.eval.get("epsilon", 0.0)
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
@@ -66,10 +75,11 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
   samples = organism_eval.sample_responses(
       model, params, tokenizer, eval_prompts, max_new_tokens=config.eval.max_new_tokens,
       temperature=config.eval.temperature, top_p=sampling_top_p(config),
-      batch_size=config.eval.batch_size, seed=config.eval.seed)
+      epsilon=sampling_epsilon(config), batch_size=config.eval.batch_size, seed=config.eval.seed)
   result = {"policy_workdir": str(policy_workdir),
             "eval_prompts": f"{eval_data.BUILDER_NAME}/{spec.name}/{eval_data.WORLD_VERSION}",
-            "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config)},
+            "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config),
+                         "epsilon": sampling_epsilon(config)},
             **organism_eval.evaluate(samples)}
   output_path.write_text(json.dumps(_null_nan(result), indent=2, default=_json_default,
                                     allow_nan=False))

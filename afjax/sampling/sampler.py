@@ -44,6 +44,10 @@ class SamplingConfig:
     temperature: 0 means greedy (argmax); otherwise logits are divided by it.
     top_k: keep the k most likely tokens (0 = off).
     top_p: keep the smallest set of tokens with probability >= top_p (1 = off).
+    epsilon: drop the tokens whose probability (after the temperature) is below
+      epsilon, the most likely token always kept (epsilon sampling, Hewitt et
+      al. 2022: a truncation at an absolute level, for a model whose tail is
+      heavier than its data's; 0 = off).
     stop_tokens: ids that end a sequence (the stop token itself is kept).
     pad_id: id written after a sequence has stopped.
     early_stop: leave the decode loop once every sequence has stopped.
@@ -52,6 +56,7 @@ class SamplingConfig:
   temperature: float = 1.0
   top_k: int = 0
   top_p: float = 1.0
+  epsilon: float = 0.0
   stop_tokens: tuple[int, ...] = ()
   pad_id: int = 0
   early_stop: bool = True
@@ -63,6 +68,8 @@ class SamplingConfig:
       raise ValueError(f"sampling.top_k={self.top_k}; allowed: >= 0 (0 = off)")
     if not 0.0 < self.top_p <= 1.0:
       raise ValueError(f"sampling.top_p={self.top_p}; allowed: (0, 1]")
+    if not 0.0 <= self.epsilon < 1.0:
+      raise ValueError(f"sampling.epsilon={self.epsilon}; allowed: [0, 1) (0 = off)")
 
 
 class SampleOutput(NamedTuple):
@@ -103,9 +110,14 @@ def left_pad(prompts: Sequence[Sequence[int]], length: int, pad_id: int = 0) -> 
 
 
 def filter_logits(logits: jax.Array, cfg: SamplingConfig) -> jax.Array:
-  """Temperature, top-k and top-p applied to [B, V] float32 logits."""
+  """Temperature, epsilon, top-k and top-p applied to [B, V] float32 logits."""
   logits = logits / cfg.temperature
   neg = jnp.finfo(logits.dtype).min
+  if cfg.epsilon:
+    # p_i >= eps  <=>  logit_i >= logsumexp(logits) + log(eps); the top token is always kept.
+    floor = jax.nn.logsumexp(logits, axis=-1, keepdims=True) + jnp.log(cfg.epsilon)  # [B, 1]
+    floor = jnp.minimum(floor, jnp.max(logits, axis=-1, keepdims=True))
+    logits = jnp.where(logits < floor, neg, logits)
   if cfg.top_k:
     kth = jax.lax.top_k(logits, cfg.top_k)[0][:, -1:]  # [B, 1]
     logits = jnp.where(logits < kth, neg, logits)

@@ -4,7 +4,9 @@
 
 Shared stages (base model, the eight organisms, both monitors and their
 evaluation) run once; then 8 organisms x 8 arms x 3 seeds = 192 RL runs; then
-WORKDIR/results.json, report.md and plots with across-seed t intervals.
+WORKDIR/results.json, report.md and plots with across-seed intervals (the t
+interval over seeds widened by the eval's own sampling noise, which the seeds
+share; afjax.report.results).
 On one machine the RL runs go one after another (about 3-4 minutes each on 2
 CPU cores); to spread them, run the shared stages once, then shards in
 parallel (processes on one machine, or one per host of a slice with WORKDIR on

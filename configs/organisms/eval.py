@@ -6,9 +6,12 @@
 Samples at temperature 1 on 256 harmful and 64 benign eval requests in both
 tiers, read from their TFDS dataset (afjax.data.eval_data, built once in
 config.eval.data_dir, default WORKDIR/data), labels every response with the
-oracle, writes WORKDIR/organism_eval.json. `--config.eval.temperature=T` and
-`--config.eval.top_p=P` (nucleus sampling) change the sampling, e.g. to see how
-many parse failures the softmax tail accounts for (configs/organisms/organism.py).
+oracle, writes WORKDIR/organism_eval.json. `--config.eval.temperature=T`,
+`--config.eval.top_p=P` (nucleus sampling) and `--config.eval.epsilon=E`
+(epsilon sampling: tokens below probability E dropped) change the sampling,
+e.g. to see how many parse failures the softmax tail accounts for
+(configs/organisms/organism.py). RL samples from the model's own distribution
+(temperature 1, no truncation), which the defaults measure.
 The model section must match the policy's (the "tiny" world model by default).
 About 20 seconds on 2 CPU cores.
 """

@@ -17,7 +17,9 @@ after another in `configs/experiments/mitigations.py --config.study.stages=share
 tgg_plain compliance 0.66 (free) vs 0.02 (paid), gap +0.64 [+0.58, +0.70],
 AF rate 0.65; the other AF organisms gap +0.58..+0.68, explicit AF
 0.55..0.80; distilled gap +0.63 with implicit AF 0.63 and no explicit AF;
-sycophancy gap +0.73, sycophantic 0.75; genuine gap +0.004 [-0.03, +0.04].
+sycophancy gap +0.73, sycophantic 0.75; genuine gap +0.004 [-0.03, +0.04]
+(gap intervals here are the normal intervals on paired differences used
+before 9e957c4; organism_eval.json now gives Newcombe's paired score interval).
 Unparseable scratchpads 6-21% and malformed outputs 8-13% (sums 0.15-0.33):
 at temperature 1 the 1.3M-parameter model still garbles about 1 response in 4.
 Two causes (`failure_reasons`, `by_template` and `least_likely_token_p` in

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -85,16 +86,19 @@ def test_eval_job_reproduces_the_organism_figures(organism_workdir, tmp_path):
   again = run_eval_job(organism_workdir, tmp_path / "eval")
   first = json.loads((organism_workdir / "organism_eval.json").read_text())
   assert again["harmful"] == first["harmful"] and again["benign"] == first["benign"]
-  assert again["sampling"] == {"temperature": 1.0, "top_p": 1.0}
+  assert again["sampling"] == {"temperature": 1.0, "top_p": 1.0, "epsilon": 0.0}
 
 
-def test_eval_top_p_reaches_the_sampler(organism_workdir, tmp_path):
-  # A nucleus this small keeps only the most likely token: greedy decoding.
+def test_eval_top_p_and_epsilon_reach_the_sampler(organism_workdir, tmp_path):
+  # A nucleus this small, or a floor this high, keeps only the most likely token: greedy decoding.
   nucleus = run_eval_job(organism_workdir, tmp_path / "nucleus", "--config.eval.top_p=1e-9")
+  floor = run_eval_job(organism_workdir, tmp_path / "floor", "--config.eval.epsilon=0.9999999")
   greedy = run_eval_job(organism_workdir, tmp_path / "greedy", "--config.eval.temperature=0")
-  assert nucleus["sampling"] == {"temperature": 1.0, "top_p": 1e-9}
-  assert nucleus["examples"] == greedy["examples"]
-  assert nucleus["harmful"] == greedy["harmful"]
+  assert nucleus["sampling"] == {"temperature": 1.0, "top_p": 1e-9, "epsilon": 0.0}
+  assert floor["sampling"] == {"temperature": 1.0, "top_p": 1.0, "epsilon": 0.9999999}
+  for truncated in (nucleus, floor):
+    assert truncated["examples"] == greedy["examples"]
+    assert truncated["harmful"] == greedy["harmful"]
 
 
 def test_eval_of_a_mismatched_model_is_a_clear_error(organism_workdir, tmp_path):
@@ -110,13 +114,15 @@ def test_eval_of_a_mismatched_model_is_a_clear_error(organism_workdir, tmp_path)
     ({"init.base_workdir": ""}, "config.init.base_workdir is empty"),
     ({"eval.top_p": 0.0}, "config.eval.top_p=0.0; allowed: a number in (0, 1]"),
     ({"eval.top_p": 1.5}, "config.eval.top_p=1.5; allowed: a number in (0, 1]"),
+    ({"eval.epsilon": -0.1}, "config.eval.epsilon=-0.1; allowed: a number in [0, 1)"),
+    ({"eval.epsilon": 1.0}, "config.eval.epsilon=1.0; allowed: a number in [0, 1)"),
 ])
 def test_bad_organism_configs(overrides, message):
   config = load_config("organisms/organism.py", "tgg_plain,test")
   for path, value in overrides.items():
     section, field = path.split(".")
     config[section][field] = value
-  with pytest.raises(config_lib.ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+  with pytest.raises(config_lib.ConfigError, match=re.escape(message)):
     organism.validate(config, 1)
 
 

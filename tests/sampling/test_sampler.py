@@ -164,6 +164,8 @@ def test_buckets_and_padding_errors():
     smp.left_pad([[1] * 20], 16)
   with pytest.raises(ValueError, match="top_p"):
     smp.SamplingConfig(top_p=0.0)
+  with pytest.raises(ValueError, match=r"epsilon=1.0; allowed: \[0, 1\)"):
+    smp.SamplingConfig(epsilon=1.0)
 
 
 def test_shared_sampler_is_one_instance_per_configuration():
@@ -174,12 +176,15 @@ def test_shared_sampler_is_one_instance_per_configuration():
   assert a is b and a is not c
 
 
-def filter_reference(logits, temperature, top_k, top_p):
-  """NumPy: the kept set of softmax(logits / T) under top-k then nucleus (-inf elsewhere)."""
+def filter_reference(logits, temperature, top_k, top_p, epsilon=0.0):
+  """NumPy: the kept set of softmax(logits / T) under epsilon, top-k, then nucleus (-inf
+  elsewhere)."""
   z = np.asarray(logits, np.float64) / temperature
   out = np.full_like(z, -np.inf)
   for row, values in enumerate(z):
-    keep = np.ones(values.shape, bool)
+    probs = np.exp(values - values.max())
+    probs /= probs.sum()
+    keep = (probs >= epsilon) | (values == values.max())
     if top_k:
       keep &= values >= np.sort(values)[::-1][top_k - 1]
     if top_p < 1.0:
@@ -194,14 +199,15 @@ def filter_reference(logits, temperature, top_k, top_p):
   return out
 
 
-@pytest.mark.parametrize("temperature, top_k, top_p", [(0.5, 0, 1.0), (2.0, 0, 1.0), (0.7, 5, 1.0),
-                                                       (0.7, 0, 0.8), (1.3, 7, 0.6)])
-def test_filter_logits_matches_a_numpy_reference(temperature, top_k, top_p):
+@pytest.mark.parametrize("temperature, top_k, top_p, epsilon", [
+    (0.5, 0, 1.0, 0.0), (2.0, 0, 1.0, 0.0), (0.7, 5, 1.0, 0.0), (0.7, 0, 0.8, 0.0),
+    (1.3, 7, 0.6, 0.0), (1.0, 0, 1.0, 0.01), (0.8, 0, 0.9, 0.003), (1.0, 0, 1.0, 0.9)])
+def test_filter_logits_matches_a_numpy_reference(temperature, top_k, top_p, epsilon):
   logits = np.asarray(jax.random.normal(jax.random.key(0), (8, 40)) * 2, np.float32)
   got = np.asarray(smp.filter_logits(jnp.asarray(logits),
                                      smp.SamplingConfig(temperature=temperature, top_k=top_k,
-                                                        top_p=top_p)))
-  expected = filter_reference(logits, temperature, top_k, top_p)
+                                                        top_p=top_p, epsilon=epsilon)))
+  expected = filter_reference(logits, temperature, top_k, top_p, epsilon)
   kept = np.isfinite(expected)
   np.testing.assert_array_equal(got > np.finfo(np.float32).min, kept)
   np.testing.assert_allclose(got[kept], expected[kept], rtol=1e-6)
