@@ -7,8 +7,8 @@ Positions count only real tokens, so a left-padded prompt sees the same
 positions as an unpadded one and cached decoding matches a full forward pass.
 
 The decode loop is a `lax.while_loop` that stops early once every sequence has
-emitted a stop token (or runs all N steps with `early_stop=False`, for
-benchmarks). Its cache argument is donated. Each step runs `decode_step`, the
+emitted a stop token (or runs `max_new_tokens` steps with `early_stop=False`,
+for benchmarks). Its cache argument is donated. Each step runs `decode_step`, the
 model's forward pass for one token written for decoding (layers unrolled, the
 cache of each layer kept as [B, K, S, E] so that attention reads it in memory
 order); it computes what `Transformer` computes, which the tests check against
@@ -17,7 +17,9 @@ faster than `Transformer.apply` over the [L, B, S, K, E] cache (BENCHMARKS.md).
 
 Returned log-probabilities are those of the *model* (log_softmax of the raw
 logits), which is what a policy-gradient learner recomputes; they equal the
-sampling distribution's when temperature is 1 and top-k/top-p are off.
+sampling distribution's when temperature is 1 and top-k/top-p/epsilon are off.
+Top-k and top-p keep every token tied with the cutoff logit (so a nucleus can
+hold more than the smallest set when logits tie).
 """
 
 from __future__ import annotations
