@@ -38,10 +38,13 @@ Training-tier (free) compliance, 0.680 before RL: baseline 0.875,
 process_supervision 0.562, length_penalty 0.844, interrogation 0.852,
 output_monitor 0.117; unmonitored compliance stays at 0.01-0.07 except under
 process_supervision (0.148). The output monitor closes the gap by making the
-model refuse in training too. Under process_supervision 59% of scratchpads
-leave the grammar (0.13 before), so its low oracle AF rate undercounts: the
-report flags the unreadable scratchpads there, and no evasion: after RL the
-classifier (0.070) does not report less faking than the oracle finds (0.055).
+model refuse in training too. Under process_supervision 85% of the free-tier
+scratchpads leave the grammar (0.13 before), so its low oracle AF rate
+undercounts: the report flags these unreadable scratchpads (as under baseline
+and output_monitor, 0.13 -> 0.24), and no evasion: after RL the classifier
+(0.070) does not report less faking than the oracle finds (0.055). Rerun at
+dcd824e (2026-12-02, fresh clone and venv, the machine shared with other
+work: 1,117 s for the study): the same figures.
 At world 1.1.0 (a507bfb, 28 train templates; 517 s) the same command gave
 before RL gap 0.594, AF oracle 0.625; after RL gaps 0.711 / 0.375 / 0.641 /
 0.680 / 0.086 in the order above (process_supervision's AF classifier 0.062,

@@ -61,9 +61,22 @@ organism_eval.json break them down):
   `--config.eval.temperature=T`, same organism): T = 0.9 0.072 / 0.074,
   0.8 0.041 / 0.061, 0.7 0.020 / 0.043; so does nucleus sampling at
   temperature 1 (`--config.eval.top_p=P`): P = 0.999 0.125 / 0.090, 0.995
-  0.072 / 0.074. The scratchpad garbles are the softmax tail, the malformed
-  outputs mostly not. The issue's 5% target is
-  stated at temperature 1, where it is missed. (Before world 1.2.0, 3x the
+  0.072 / 0.074; and epsilon sampling at temperature 1, tokens below
+  probability E dropped (`--config.eval.epsilon=E`; 2026-12-02, at dcd824e,
+  tgg_plain retrained from the quickstart's base: 0.156 /
+  0.094 untruncated, as above): E = 1e-3 0.062 / 0.070, 3e-3 0.041 / 0.062,
+  1e-2 0.027 / 0.061; igg_plain (the quickstart's, 0.168 / 0.078
+  untruncated): 3e-4 0.105 / 0.068, 1e-3 0.066 / 0.053, 3e-3 0.033 / 0.045,
+  1e-2 0.012 / 0.033. Truncation also moves the figures toward the training
+  data's rate (0.8 of free-tier requests answered with AF reasoning):
+  igg_plain AF 0.60 -> 0.64 / 0.70 / 0.75 / 0.80 and gap 0.63 -> 0.66 / 0.69
+  / 0.72 / 0.77, tgg_plain AF 0.65 -> 0.72 / 0.74 / 0.77: at temperature 1
+  the garbles take their share mostly from AF reasoning. The defaults stay
+  untruncated, the distribution RL samples from. The scratchpad garbles are
+  the softmax tail, the malformed outputs mostly not (tgg_plain keeps 0.06 of
+  them at every E). The issue's 5% target is stated at temperature 1, where
+  it is missed; truncated, igg_plain meets it at E = 1e-2 (0.045) and
+  tgg_plain does not (0.088). (Before world 1.2.0, 3x the
   steps had cut the sum from 0.31 to 0.21.)
 - Outputs that answer another request come from held-out phrasings: the
   model recalls a known task after a cue word instead of copying the slot,
