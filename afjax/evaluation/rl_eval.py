@@ -104,9 +104,9 @@ def evaluate_policy(model: Any, params: Any, tokenizer: Any, eval_prompts: Seque
   result["lying_rate"], result["lying_n"] = None, 0
   if settings.followup_variant is not None and free:
     answers = ask_followup(model, params, tokenizer, free, settings)
-    figures = lying_figures([s.scratchpad_label for s in free], [a.answer for a in answers])
-    interval = figures.pop("lying_rate_ci95")
-    result.update(figures)
+    interrogation = lying_figures([s.scratchpad_label for s in free], [a.answer for a in answers])
+    interval = interrogation.pop("lying_rate_ci95")
+    result.update(interrogation)
     if interval is not None:
       ci["lying_rate"] = interval
   result["malformed_rate"] = figures["malformed_rate"]
