@@ -108,7 +108,8 @@ class AdaptiveMonitor:
 
   def restore(self, items: dict[str, Any]) -> None:
     self.state = state_lib.TrainState.from_dict(items["monitor_state"])
-    self.buffer = {k: np.asarray(v) for k, v in items["monitor_buffer"].items()}
+    # np.array copies: a restored buffer is read-only (a view of a jax array) and add() writes it.
+    self.buffer = {k: np.array(v) for k, v in items["monitor_buffer"].items()}
 
   def add(self, tokens: np.ndarray, attention: np.ndarray, scratchpad_labels: Sequence[str]) -> int:
     """Adds the labelled rows of one rollout batch; returns how many were added."""

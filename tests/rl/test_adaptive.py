@@ -3,6 +3,7 @@
 import pathlib
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
@@ -93,9 +94,15 @@ def test_buffer_round_trips_through_checkpoint_items():
   monitor = adaptive.AdaptiveMonitor(loaded, cfg, capacity=8, seq_len=16, replay_rows=None, seed=0)
   tokens, mask, names = rows(np.random.default_rng(1), 5)
   monitor.add(tokens, mask, names)
-  items = jax.device_get(monitor.items())
+  # As Orbax restores them: jax arrays, whose NumPy views are read-only.
+  items = jax.tree.map(jnp.asarray, jax.device_get(monitor.items()))
   other = adaptive.AdaptiveMonitor(loaded, cfg, capacity=8, seq_len=16, replay_rows=None, seed=0)
   other.restore(items)
   for key in monitor.buffer:
     np.testing.assert_array_equal(other.buffer[key], monitor.buffer[key])
   assert jax.tree.structure(other.abstract_items()) == jax.tree.structure(monitor.abstract_items())
+  more_tokens, more_mask, more_names = rows(np.random.default_rng(2), 2)
+  added = other.add(more_tokens, more_mask, more_names)  # a resumed run keeps adding rows
+  assert added == monitor.add(more_tokens, more_mask, more_names)
+  for key in monitor.buffer:
+    np.testing.assert_array_equal(other.buffer[key], monitor.buffer[key])
