@@ -158,13 +158,14 @@ def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   step_fn = supervised.make_train_step(lambda p, b: supervised.lm_loss(model.model, p, b), tx,
                                        shardings, model.mesh, model.rules, batch_keys)
   eval_fn = make_eval_fn(model, eval_batches, batch_keys, shardings.params)
-  with log_lib.MetricLogger(workdir) as logger:
+  with log_lib.MetricLogger(workdir, resume_step=int(state.step)) as logger:
     state = loop.train_loop(
         state, step_fn, get_batch, config.train.steps, checkpointer, logger, fingerprint,
         log_every=config.train.log_every, eval_fn=eval_fn, eval_every=config.train.eval_every,
         place=lambda b: supervised.place_batch({k: b[k] for k in batch_keys}, model.mesh))
     final_eval = eval_fn(state)
-    logger.log(int(state.step), final_eval, prefix="eval")
+    if not log_lib.has_record(logger.jsonl_path, int(state.step), "eval"):  # a rerun logs it once
+      logger.log(int(state.step), final_eval, prefix="eval")
   checkpointer.close()
   common.export_params(workdir, int(state.step), state.params,
                        common.export_fingerprint(model.cfg, tokenizer_sha))

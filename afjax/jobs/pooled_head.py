@@ -107,7 +107,7 @@ def train(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   state = loop.resume_or_init(checkpointer, state, shardings, fingerprint)
   step_fn = supervised.make_train_step(lambda p, b: loss_fn(on_mesh.model, p, b), tx, shardings,
                                        on_mesh.mesh, on_mesh.rules, batch_ndims)
-  with log_lib.MetricLogger(workdir) as logger:
+  with log_lib.MetricLogger(workdir, resume_step=int(state.step)) as logger:
     state = loop.train_loop(
         state, step_fn, get_batch, config.train.steps, checkpointer, logger, fingerprint,
         log_every=config.train.log_every, eval_fn=lambda s: eval_fn(s.params),

@@ -218,15 +218,6 @@ def validate_adaptive(config: ml_collections.ConfigDict, cfg: step_lib.RLStepCon
     raise config_lib.ConfigError(f"config.{err}") from None
 
 
-def _truncate_jsonl(path: pathlib.Path, last_step: int) -> None:
-  """Drops records after `last_step` (written before a crash, redone after the resume)."""
-  if not path.exists():
-    return
-  kept = [line for line in path.read_text().splitlines()
-          if line.strip() and json.loads(line).get("step", 0) <= last_step]
-  path.write_text("".join(line + "\n" for line in kept))
-
-
 def _read_evals(path: pathlib.Path) -> list[dict]:
   if not path.exists():
     return []
@@ -375,8 +366,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   adaptive = rl_run.make_adaptive()
   state = loop.resume_or_init(checkpointer, state, shardings, fingerprint, extra=adaptive)
   start = int(state.data_position)
-  for name in (EVAL_FILE, "metrics.jsonl"):
-    _truncate_jsonl(workdir_path / name, start)
+  for name in (EVAL_FILE, "metrics.jsonl"):  # records after the checkpoint are redone
+    log_lib.truncate_jsonl(workdir_path / name, start)
 
   cfg = step_config(config, threshold)
   scorers = {name: monitor_lib.score_fn(m.monitor.cfg) for name, m in rl_run.monitors.items()}

@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import math
 import operator
+import os
 import pathlib
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -80,13 +82,16 @@ class MetricLogger:
   """
 
   def __init__(self, workdir: str | pathlib.Path, *, tensorboard: bool = True,
-               jsonl_name: str = "metrics.jsonl"):
+               jsonl_name: str = "metrics.jsonl", resume_step: int | None = None):
     """Opens (creating if needed) the metric files under ``workdir``.
 
     Args:
       workdir: Run directory; created if missing.
       tensorboard: Also write TensorBoard scalars to ``workdir/tensorboard``.
       jsonl_name: File name of the JSONL log inside ``workdir``.
+      resume_step: The checkpoint step a run resumes from: records of later
+        steps (logged before a crash, and logged again by the resumed run) are
+        dropped first (`truncate_jsonl`). None keeps the file as it is.
 
     Raises:
       ValueError: If ``jsonl_name`` is not a plain file name.
@@ -96,6 +101,8 @@ class MetricLogger:
     self.workdir = pathlib.Path(workdir)
     self.workdir.mkdir(parents=True, exist_ok=True)
     self.jsonl_path = self.workdir / jsonl_name
+    if resume_step is not None:
+      truncate_jsonl(self.jsonl_path, resume_step)
     self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
     self._end_partial_line()
     self._writer = (
@@ -163,6 +170,38 @@ class MetricLogger:
     self._jsonl.close()
     if self._writer is not None:
       self._writer.close()
+
+
+def truncate_jsonl(path: str | pathlib.Path, last_step: int) -> None:
+  """Drops the records of steps after `last_step` from a JSONL log, atomically.
+
+  A line that is not a JSON object (a crash cut it short) is dropped too; the
+  file is rewritten through a temporary file and os.replace, so a crash while
+  truncating leaves the old file whole. A missing file is left missing.
+  """
+  path = pathlib.Path(path)
+  if not path.exists():
+    return
+  kept = []
+  for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if isinstance(record, dict) and record.get("step", 0) <= last_step:
+      kept.append(line + "\n")
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+  with os.fdopen(fd, "w", encoding="utf-8") as out:
+    out.write("".join(kept))
+  os.replace(tmp, path)
+
+
+def has_record(path: str | pathlib.Path, step: int, prefix: str) -> bool:
+  """Whether a JSONL log holds a record of `step` with a key under `prefix/`."""
+  if not pathlib.Path(path).exists():
+    return False
+  return any(record.get("step") == step and any(key.startswith(f"{prefix}/") for key in record)
+             for record in read_jsonl(path, skip_invalid=True))
 
 
 def read_jsonl(path: str | pathlib.Path, *,

@@ -89,6 +89,14 @@ def test_sigkill_then_resume_matches_uninterrupted(uninterrupted, tmp_path):
   assert "Resuming from step" in resumed.stdout
   assert summary(workdir)["params_sha256"] == summary(uninterrupted)["params_sha256"]
 
+  def logged(run, prefix):
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
+               if line.strip().endswith("}")]  # the kill may cut the last line short
+    return [r["step"] for r in records if f"{prefix}/loss" in r]
+
+  for prefix in ("train", "eval"):  # every step logged once, as in the uninterrupted run
+    assert logged(workdir, prefix) == logged(uninterrupted, prefix), prefix
+
 
 def test_incompatible_checkpoint_is_refused_and_kept(uninterrupted, tmp_path):
   workdir = tmp_path / "mismatch"

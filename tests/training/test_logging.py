@@ -106,3 +106,26 @@ def test_module_does_not_use_pickle():
   unpicklers = {"pickle", "_pickle", "cloudpickle", "dill", "joblib",
                 "shelve", "marshal"}
   assert not (imported | used) & unpicklers
+
+
+def test_truncate_drops_later_steps_and_cut_short_lines(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  path.write_text('{"step": 1, "a": 1}\n{"step": 2, "a": 2}\n\n{"step": 3, "a": 3}\n{"step": 4, "a"')
+  logging_lib.truncate_jsonl(path, 2)
+  assert [r["step"] for r in logging_lib.read_jsonl(path)] == [1, 2]
+  assert not list(tmp_path.glob(".metrics.jsonl.*"))  # no temporary left
+  logging_lib.truncate_jsonl(tmp_path / "missing.jsonl", 2)
+  assert not (tmp_path / "missing.jsonl").exists()
+
+
+def test_logger_resuming_at_a_step_drops_the_records_after_it(tmp_path):
+  with logging_lib.MetricLogger(tmp_path, tensorboard=False) as logger:
+    for step in (1, 2, 3):
+      logger.log(step, {"loss": float(step)})
+    logger.log(3, {"loss": 0.0}, prefix="eval")
+  with logging_lib.MetricLogger(tmp_path, tensorboard=False, resume_step=2) as logger:
+    logger.log(3, {"loss": 30.0})
+  records = logging_lib.read_jsonl(tmp_path / "metrics.jsonl")
+  assert [(r["step"], r.get("train/loss")) for r in records] == [(1, 1.0), (2, 2.0), (3, 30.0)]
+  assert logging_lib.has_record(tmp_path / "metrics.jsonl", 2, "train")
+  assert not logging_lib.has_record(tmp_path / "metrics.jsonl", 3, "eval")

@@ -58,3 +58,32 @@ def test_batches_follow_the_data_position_across_a_resume(tmp_path):
   checkpointer.close()
   assert seen == [0, 1, 2, 3, 4]
   np.testing.assert_allclose(final.params["w"], 1.0 + sum(range(5)))
+
+
+class Crash(Exception):
+  pass
+
+
+def test_a_resumed_run_logs_every_step_once(tmp_path):
+  # The first attempt logs steps 1-4, checkpoints at 3 and crashes before step 5; the resumed
+  # run redoes step 4, whose first record must be dropped (MetricLogger(resume_step=...)).
+  def crashing(k):
+    if k == 4:
+      raise Crash()
+    return {"x": np.full((2,), k, np.float32)}
+
+  for get_batch in (crashing, lambda k: {"x": np.full((2,), k, np.float32)}):
+    state, shardings = make_state()
+    checkpointer = checkpoint_lib.Checkpointer(tmp_path / "ckpt", save_every=3, keep=3)
+    state = loop.resume_or_init(checkpointer, state, shardings, {})
+    with log_lib.MetricLogger(tmp_path, tensorboard=False, resume_step=int(state.step)) as logger:
+      try:
+        loop.train_loop(state, fake_step(), get_batch, 6, checkpointer, logger, {}, log_every=1,
+                        eval_fn=lambda s: {"loss": 0.0}, eval_every=2)
+      except Crash:
+        pass
+    checkpointer.close()
+  records = log_lib.read_jsonl(tmp_path / "metrics.jsonl")
+  train = [r["step"] for r in records if "train/loss" in r]
+  evals = [r["step"] for r in records if "eval/loss" in r]
+  assert train == [1, 2, 3, 4, 5, 6] and evals == [2, 4]
