@@ -143,6 +143,13 @@ class PooledHeadOnMesh(ModelOnMesh):
     return restored["params"]
 
 
+def schedule_fingerprint(config) -> dict:
+  """The training-schedule part of a checkpoint fingerprint: the optimizer section and
+  train.steps, which the learning-rate schedule is built from (a resume with other values
+  would silently bend the schedule, e.g. re-stretch a cosine decay)."""
+  return {"optimizer": config.optimizer.to_dict(), "train_steps": int(config.train.steps)}
+
+
 def export_fingerprint(model_cfg: tfm.TransformerConfig, tokenizer_sha256: str) -> dict:
   """What exported params must match: the model config and the tokenizer.
 

@@ -129,7 +129,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   tokenizer_sha = common.file_sha256(tokenizer_path)
   fingerprint = {"job": config.job, "model": dict(config.model), "tokenizer_sha256": tokenizer_sha,
                  "dataset": f"{builder.builder_config.name}/{builder.version}",
-                 "seq_len": seq_len, "batch_size": batch_size, "seed": config.seed}
+                 "seq_len": seq_len, "batch_size": batch_size, "seed": config.seed,
+                 **common.schedule_fingerprint(config)}
   return train_supervised(config, workdir_path, get_batch,
                           fixed_batches(validation, batch_size, config.train.eval_batches),
                           batch_keys, fingerprint, tokenizer_sha)

@@ -68,7 +68,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                  "dataset": f"{builder.builder_config.name}/{builder.version}",
                  "loss_on": config.organism.loss_on, "seq_len": config.data.seq_len,
                  "batch_size": config.train.batch_size, "seed": config.seed,
-                 "base_workdir": str(base.resolve())}
+                 "base_workdir": str(base.resolve()), **common.schedule_fingerprint(config)}
   summary = lm.train_supervised(
       config, workdir_path,
       packing.PackedBatches(train, config.train.batch_size, config.seed).get_batch,

@@ -62,7 +62,8 @@ def train_fingerprint(config: ml_collections.ConfigDict, view: str, tokenizer_sh
   return {"job": config.job, "view": view, "model": dict(config.model),
           "tokenizer_sha256": tokenizer_sha256, "dataset": dataset,
           "seq_len": config.data.seq_len, "batch_size": config.train.batch_size,
-          "seed": config.seed, "base_workdir": base_workdir(config)}
+          "seed": config.seed, "base_workdir": base_workdir(config),
+          **common.schedule_fingerprint(config)}
 
 
 def initial_params(config: ml_collections.ConfigDict, on_mesh: common.PooledHeadOnMesh,

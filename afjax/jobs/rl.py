@@ -281,7 +281,8 @@ class RLRun:
             "rl": self.config.rl.to_dict(), "rollout": self.config.rollout.to_dict(),
             "adaptive": self.config.adaptive.to_dict(),
             "reward": self.config.reward.to_dict(), "seed": self.config.seed,
-            "length_threshold": length_threshold}
+            "length_threshold": length_threshold, "eval": self.config.eval.to_dict(),
+            "monitors": self.config.monitors.to_dict(), **common.schedule_fingerprint(self.config)}
 
   def initial_state(self) -> state_lib.TrainState:
     """A step-0 state whose params are a copy of the reference (donation must not free the ref)."""

@@ -63,10 +63,22 @@ def test_trains_checkpoints_and_logs(uninterrupted):
 def test_rerun_resumes_and_says_so(uninterrupted, tmp_path):
   workdir = tmp_path / "copy"
   shutil.copytree(uninterrupted, workdir)
-  proc = launch(workdir, "--config.train.steps=14")
+  proc = launch(workdir)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "Resuming from step 12" in proc.stdout
-  assert summary(workdir)["step"] == 14
+  assert summary(workdir) == summary(uninterrupted)
+  evals = [json.loads(line)["step"] for line in (workdir / "metrics.jsonl").read_text().splitlines()
+           if "eval/loss" in line]
+  assert evals.count(12) == 1  # the final eval is not logged again
+
+
+def test_resume_with_another_schedule_is_refused(uninterrupted, tmp_path):
+  # train.steps shapes the learning-rate schedule: resuming with another value would bend it.
+  workdir = tmp_path / "longer"
+  shutil.copytree(uninterrupted, workdir)
+  proc = launch(workdir, "--config.train.steps=14")
+  assert proc.returncode != 0
+  assert "train_steps" in proc.stderr and "checkpoint=12" in proc.stderr.replace(" ", "")
 
 
 def test_sigkill_then_resume_matches_uninterrupted(uninterrupted, tmp_path):
