@@ -6,7 +6,9 @@
 `config.job` chooses what runs. The config is validated before anything is
 written; rerunning the same command resumes from the workdir's checkpoints.
 On several hosts (a TPU slice, a multi-GPU cluster) set
-`--config.distributed=True` and start the same command on every host.
+`--config.distributed=True` and start the same command on every host; where
+JAX cannot find the cluster itself (TPU metadata, SLURM, Open MPI), name it
+with --coordinator_address, --num_processes and --process_id.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and outputs.")
 flags.mark_flags_as_required(["config", "workdir"])
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0, for config.distributed=True where JAX "
+    "cannot detect the cluster (passed to jax.distributed.initialize).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (with "
+                                      "--coordinator_address).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's id, 0 .. num_processes - 1.")
 
 
 def main(argv: list[str]) -> None:
@@ -39,7 +47,11 @@ def main(argv: list[str]) -> None:
   try:
     job = jobs.get_job(config.get("job"))
     if config.get("distributed", False):
-      jax.distributed.initialize()
+      jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                                 num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
+    elif any(f.value is not None for f in (_COORDINATOR, _NUM_PROCESSES, _PROCESS_ID)):
+      raise ConfigError("--coordinator_address, --num_processes and --process_id join a "
+                        "multi-process job; allowed with --config.distributed=True only")
     job.validate(config, jax.device_count())
   except ConfigError as err:
     logging.error("invalid config: %s", err)

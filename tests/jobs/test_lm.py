@@ -127,6 +127,7 @@ def test_incompatible_checkpoint_is_refused_and_kept(uninterrupted, tmp_path):
     (["--config.train.batch_size=0"], "config.train.batch_size=0"),
     (["--config.optimizer.schedule=linear"], "config.optimizer.schedule='linear'; allowed"),
     (["--config.data.seq_len=1000"], "config.data.seq_len=1000 exceeds"),
+    (["--process_id=1"], "allowed with --config.distributed=True only"),
 ])
 def test_main_rejects_bad_configs_before_writing(tmp_path, overrides, message):
   workdir = tmp_path / "never"
