@@ -3,9 +3,12 @@
 The one runner behind `experiments/run_local.py` (runs from a JSON spec) and
 the study job's parallel RL runs (`study.parallel_runs`). A run's stdout and
 stderr are appended to WORKDIR/run.log; after it exits 0 the runner writes
-WORKDIR/DONE (JSON: name, command, seconds, finish time), and a run whose
-WORKDIR has DONE is skipped (afjax.main itself resumes from the workdir's
-checkpoints, so an interrupted run just starts again).
+WORKDIR/DONE (JSON: name, command, settings, seconds, finish time), and a run
+whose WORKDIR has DONE with the same settings (config file and overrides) is
+skipped; DONE from other settings is an error (DoneMismatchError), so a rerun
+with changed overrides never reports the old run's numbers as the new one's.
+afjax.main itself resumes from the workdir's checkpoints, so an interrupted run
+just starts again.
 """
 
 from __future__ import annotations
@@ -99,14 +102,48 @@ def format_override(value: Any) -> str:
   return repr(value)
 
 
+class DoneMismatchError(ValueError):
+  """A workdir's DONE marker records a run with other settings, or cannot be read."""
+
+
+def settings(run: Run) -> dict[str, Any]:
+  """What a finished run must match to be skipped: its config (the file's last two path parts,
+  so that a moved checkout still matches, and its argument) and its overrides."""
+  path, sep, arg = run.config.partition(":")
+  name = "/".join(pathlib.Path(path).parts[-2:]) + sep + arg
+  return {"config": name, "overrides": {_field(k): format_override(v)
+                                         for k, v in sorted(run.overrides.items())}}
+
+
 def is_done(run: Run) -> bool:
-  return run.done_path.exists()
+  """Whether WORKDIR/DONE marks this run finished.
+
+  Raises:
+    DoneMismatchError: DONE records other settings (a marker written before
+      settings were recorded is accepted), or is not readable JSON.
+  """
+  if not run.done_path.exists():
+    return False
+  try:
+    recorded = json.loads(run.done_path.read_text()).get("settings")
+  except (json.JSONDecodeError, AttributeError) as err:
+    raise DoneMismatchError(f"{run.done_path}: not a DONE marker ({err}); delete it to rerun "
+                            f"{run.name}") from None
+  if recorded is not None and recorded != settings(run):
+    raise DoneMismatchError(
+        f"{run.done_path} marks {run.name} finished with {recorded}, not {settings(run)}; allowed: "
+        "the same config and overrides, another workdir, or delete DONE (and the run's "
+        "checkpoints) to run it again")
+  return True
 
 
 def mark_done(run: Run, seconds: float) -> None:
-  """Writes WORKDIR/DONE: {name, command, seconds, finished}, the marker that skips the run."""
-  run.done_path.write_text(json.dumps(
-      {"name": run.name, "command": run.command(), "seconds": seconds, "finished": _now()}) + "\n")
+  """Writes WORKDIR/DONE atomically: {name, command, settings, seconds, finished}."""
+  record = {"name": run.name, "command": run.command(), "settings": settings(run),
+            "seconds": seconds, "finished": _now()}
+  tmp = run.done_path.with_name(f".{DONE_NAME}.tmp")
+  tmp.write_text(json.dumps(record) + "\n")
+  os.replace(tmp, run.done_path)
 
 
 def run_one(run: Run, env: dict[str, str] | None = None) -> RunResult:

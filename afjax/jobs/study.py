@@ -208,7 +208,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
 
 def run_stage(stage: Stage, index: int, total: int) -> float:
   """Runs one stage unless it is DONE; returns its wall time in seconds."""
-  if stage.done_path().exists():
+  if launch.is_done(stage_run(stage)):
     seconds = json.loads(stage.done_path().read_text()).get("seconds", 0.0)
     print(f"[{index}/{total}] {stage.name}: done already ({seconds:.0f} s), skipped", flush=True)
     return 0.0
@@ -284,6 +284,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   chosen = [s for s in stages if s.kind == "shared"] if which in ("all", "shared") else []
   if which in ("all", "rl"):
     chosen += rl_stages(stages, config.study.shard_index, config.study.num_shards)
+  for stage in chosen:  # before any compute: DONE from other settings is an error
+    launch.is_done(stage_run(stage))
   start = time.perf_counter()
   shared = [s for s in chosen if s.kind == "shared"]
   for index, stage in enumerate(shared, 1):
