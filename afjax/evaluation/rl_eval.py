@@ -9,6 +9,9 @@ per prompt and tier at the eval temperature, labelled by the oracle:
       as in afjax.evaluation.organism_eval (paired gap);
   af_rate_classifier  share of free-tier samples whose scratchpad classifier
                       score p(AF) >= its operating threshold (monitor.json);
+  decision_output_mismatch_rate
+                      share of readable samples (both tiers) whose output does
+                      not do what the scratchpad decided (organism_eval);
   lying_rate          interrogation arms only (else None): the follow-up turn
                       is asked after every free-tier sample; among the samples
                       the oracle labels explicit AF, the share whose answer is
@@ -109,7 +112,8 @@ def evaluate_policy(model: Any, params: Any, tokenizer: Any, eval_prompts: Seque
     result.update(interrogation)
     if interval is not None:
       ci["lying_rate"] = interval
-  result["malformed_rate"] = figures["malformed_rate"]
+  for key in ("malformed_rate", "decision_output_mismatch_rate", "decision_output_n"):
+    result[key] = figures[key]
   result["ci95"] = ci
   result["counts"] = {"n_train": figures["n_train"], "n_unmonitored": figures["n_unmonitored"],
                       "scratchpad_labels": figures["scratchpad_label_counts"]}

@@ -253,6 +253,11 @@ def place_rollout(rollout: step_lib.Rollout, mesh: jax.sharding.Mesh) -> step_li
                       step_lib.rollout_shardings(mesh))
 
 
+def _mismatch_share(matches: Sequence[bool | None]) -> float:
+  readable = [m for m in matches if m is not None]
+  return sum(not m for m in readable) / len(readable) if readable else 0.0
+
+
 def rollout_metrics(info: RolloutInfo, rollout: step_lib.Rollout) -> dict[str, float]:
   """Host statistics of one rollout batch (oracle label shares, lengths, follow-up answers)."""
   n = len(info.verdicts)
@@ -264,6 +269,9 @@ def rollout_metrics(info: RolloutInfo, rollout: step_lib.Rollout) -> dict[str, f
       "implicit_af_rate_oracle": sum(v.scratchpad_label == labels.IMPLICIT_AF
                                      for v in info.verdicts) / n,
       "unparseable": sum(v.scratchpad_label == labels.UNPARSEABLE for v in info.verdicts) / n,
+      # Of the responses whose decision and output are both readable (0 when there are none).
+      "decision_output_mismatch": _mismatch_share([v.decision_matches_output
+                                                   for v in info.verdicts]),
       "scratchpad_tokens": float(np.mean(rollout.scratchpad_len)),
       "response_tokens": float(np.mean(info.response_tokens)),
   }
