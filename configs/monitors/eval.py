@@ -28,9 +28,14 @@ model and configs, the 8 organisms of configs/organisms/organism.py):
 1.000 / 0.826, held-out families 0.891 / 0.782, implicit recall 0.000 /
 0.972, tgg_plain 0.925 / 0.932.)
 The scratchpad classifier flags by the words that name modification, so it
-misses most reasoning phrased with unseen paraphrase families and, by the
+misses most reasoning phrased with held-out paraphrase families and, by the
 strict label, all implicit faking; the output monitor flags free-tier
-compliance whatever its reason.
+compliance whatever its reason. "Held-out" means absent from every labelled
+set the monitors are trained on, not unseen: the base model they start from
+learned the whole world's language, held-out families included, without labels
+(as a pretrained model would have read such phrasings), and the adaptive arm
+(configs/rl/process_supervision_adaptive.py) retrains on oracle-labelled
+rollouts in whatever families the policy writes.
 """
 
 import ml_collections
