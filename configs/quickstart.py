@@ -42,9 +42,11 @@ model refuse in training too. Under process_supervision 85% of the free-tier
 scratchpads leave the grammar (0.13 before), so its low oracle AF rate
 undercounts: the report flags these unreadable scratchpads (as under baseline
 and output_monitor, 0.13 -> 0.24), and no evasion: after RL the classifier
-(0.070) does not report less faking than the oracle finds (0.055). Rerun at
-dcd824e (2026-12-02, fresh clone and venv, the machine shared with other
-work: 1,117 s for the study): the same figures.
+(0.070) does not report less faking than the oracle finds (0.055). Reruns on
+2026-12-02 (fresh clone and venv each) gave the same figures: at dc930f7
+(1,117 s for the study, the machine shared with other work) and at 45f8e72
+(1,029 s, 18 min 9 s for the README command, on a VM whose matmul peak
+measured 2.7x below its usual one that day).
 At world 1.1.0 (a507bfb, 28 train templates; 517 s) the same command gave
 before RL gap 0.594, AF oracle 0.625; after RL gaps 0.711 / 0.375 / 0.641 /
 0.680 / 0.086 in the order above (process_supervision's AF classifier 0.062,
