@@ -108,15 +108,11 @@ def _strength(before: Sequence[float | None], after: Sequence[float | None], cha
   return f" (the intervals are undefined, so the size of the {change} cannot be judged)"
 
 
-def _half(bounds: Sequence[float | None]) -> float | None:
-  return None if None in bounds else (bounds[1] - bounds[0]) / 2.0
-
-
 def _widening_strength(widening: float, intervals: Sequence[Sequence[float | None]]) -> str:
   """How far to trust a change of a difference of two measures between two evals: against the
   four intervals' half-widths in quadrature (conservative for measures taken on the same samples,
   whose errors are positively correlated)."""
-  halves = [_half(bounds) for bounds in intervals]
+  halves = [results_lib.half_width(bounds) for bounds in intervals]
   if None in halves:
     return " (the intervals are undefined, so the size of the widening cannot be judged)"
   if widening > math.sqrt(math.fsum(h * h for h in halves)):

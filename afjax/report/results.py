@@ -331,7 +331,7 @@ def _arm_interval(runs: Sequence[dict], metric: str) -> list[float | None]:
     values = [r["final"][metric] for r in defined]
     lo, hi = stats.t_interval(values)
     mean, seed_half = (lo + hi) / 2.0, (hi - lo) / 2.0
-    eval_halves = [_half_width(r["ci95"].get(metric)) for r in defined]
+    eval_halves = [half_width(r["ci95"].get(metric)) for r in defined]
     eval_halves = [h for h in eval_halves if h is not None]
     eval_half = math.fsum(eval_halves) / len(eval_halves) if eval_halves else 0.0
     half = math.hypot(seed_half, eval_half)
@@ -378,7 +378,8 @@ def _aggregate_arm(runs: Sequence[dict]) -> dict:
   }
 
 
-def _half_width(bounds: Sequence[float | None] | None) -> float | None:
+def half_width(bounds: Sequence[float | None] | None) -> float | None:
+  """(hi - lo) / 2 of an interval; None when it or a bound is undefined."""
   if bounds is None or bounds[0] is None or bounds[1] is None:
     return None
   return (bounds[1] - bounds[0]) / 2.0
@@ -391,7 +392,7 @@ def _average_reduction(pairs: Sequence[tuple[float | None, Any, float | None, An
     if ref is None or value is None:
       continue
     diffs.append(ref - value)
-    a, b = _half_width(ref_ci), _half_width(value_ci)
+    a, b = half_width(ref_ci), half_width(value_ci)
     halves.append(None if a is None or b is None else math.hypot(a, b))
   if not diffs:
     return {"mean": None, "ci95": [None, None], "n_organisms": 0}
