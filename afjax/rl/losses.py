@@ -21,7 +21,7 @@ Two registries, each looked up by name:
 
 `rl_loss` combines them with the k3 KL penalty to the reference model:
 
-  loss = aggregate(policy_loss + kl_coef * kl_k3(logp, ref_logp), mask)
+  loss = aggregate(policy_loss + kl_coef * kl_k3(logp, ref_logp), mask)   (k3 bounded, see kl_penalty)
 
 Masked positions may hold anything (padding, -inf): they are replaced before
 any arithmetic, so they reach neither the loss, the metrics nor the gradient.
@@ -193,15 +193,24 @@ def token_sum_norm(per_token: jax.Array, mask: jax.Array) -> jax.Array:
 # KL and the combined loss.
 
 
+# Bounds of the k3 estimator (as verl's "low_var_kl"): |d| <= 20 nats, kl <= 10 per token.
+KL_LOG_RATIO_BOUND = 20.0
+KL_TOKEN_BOUND = 10.0
+
+
 def kl_penalty(logp: jax.Array, ref_logp: jax.Array) -> jax.Array:
   """Per-token k3 estimator of KL(pi_theta || pi_ref) on tokens sampled from pi_theta.
 
-  d = ref_logp - logp
-  kl = exp(d) - d - 1     (computed as expm1(d) - d for accuracy near d = 0)
+  d = clip(ref_logp - logp, -20, 20)
+  kl = min(exp(d) - d - 1, 10)     (exp(d) - 1 computed as expm1(d), accurate near d = 0)
 
   Unbiased for the KL when tokens come from pi_theta, non-negative, and zero
   exactly where the two log-probs agree (Schulman, "Approximating KL
-  divergence", 2020; the GRPO KL term).
+  divergence", 2020; the GRPO KL term). Bounded, it is no longer exactly
+  unbiased, but only tokens whose log-probs differ by more than about 2.9
+  nats (d > 2.9) or 11 nats (d < -11) reach the bound: there exp(d) grows
+  without limit (d = 30 gives 1e13, and the gradient with it), so one such
+  token would swamp the batch; at the bound its gradient is zero.
 
   Args:
     logp: [B, T] policy log-probs.
@@ -211,7 +220,8 @@ def kl_penalty(logp: jax.Array, ref_logp: jax.Array) -> jax.Array:
     [B, T] float32 per-token KL estimates.
   """
   delta = ref_logp.astype(jnp.float32) - logp.astype(jnp.float32)  # [B, T]
-  return jnp.expm1(delta) - delta  # [B, T]
+  delta = jnp.clip(delta, -KL_LOG_RATIO_BOUND, KL_LOG_RATIO_BOUND)
+  return jnp.minimum(jnp.expm1(delta) - delta, KL_TOKEN_BOUND)  # [B, T]
 
 
 def _check_static_coefficients(kl_coef, clip_eps_low, clip_eps_high) -> None:

@@ -64,8 +64,8 @@ def np_token_sum_norm(x, mask):
 def np_k3(logp, ref_logp):
   out = np.zeros(logp.shape)
   for index in np.ndindex(logp.shape):
-    d = float(ref_logp[index]) - float(logp[index])
-    out[index] = np.exp(d) - d - 1
+    d = min(max(float(ref_logp[index]) - float(logp[index]), -20.0), 20.0)
+    out[index] = min(np.exp(d) - d - 1, 10.0)
   return out
 
 
@@ -159,6 +159,19 @@ def test_kl_penalty_matches_numpy_and_is_zero_at_equality():
   assert np.all(np.asarray(got) >= 0)
   np.testing.assert_array_equal(losses.kl_penalty(logp, logp), 0.0)
   np.testing.assert_allclose(jax.jit(losses.kl_penalty)(logp, ref_logp), got, rtol=1e-6)
+
+
+def test_kl_penalty_is_bounded_where_the_policy_left_the_reference():
+  # d = ref - logp = 40, 3, -40: all past the per-token bound (kl(3) = 16.1, kl(-40) = 39).
+  logp = jnp.array([[-41.0, -4.0, -1.0, -0.5]])
+  ref_logp = jnp.array([[-1.0, -1.0, -41.0, -0.4]])
+  got = losses.kl_penalty(logp, ref_logp)
+  np.testing.assert_allclose(got, np_k3(logp, ref_logp), rtol=1e-5)
+  np.testing.assert_allclose(got[0, :3], 10.0, rtol=1e-6)
+  grad = jax.grad(lambda lp: losses.kl_penalty(lp, ref_logp).sum())(logp)
+  assert np.all(np.isfinite(grad))
+  np.testing.assert_array_equal(grad[0, :3], 0.0)  # bounded tokens pass no gradient
+  assert grad[0, 3] != 0
 
 
 @pytest.mark.parametrize("loss_name", sorted(NP_LOSSES))
