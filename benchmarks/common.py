@@ -149,6 +149,39 @@ def bracket_peak(before: float, after: float, tolerance: float = 0.2) -> tuple[f
 
 
 # ---------------------------------------------------------------------------
+# Memory bandwidth.
+
+
+def measure_read_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+  """Bytes/s that a jitted column sum of a float32 [n, 1024] array reads.
+
+  The array (`megabytes` MiB, larger than the CPU's caches by default) is
+  read once per call and only a [1024] row is written: the rate at which
+  XLA-compiled code streams an operand from memory, the bound of a step
+  that reads more bytes than it has FLOPs to hide them behind.
+  """
+  rows = megabytes * 2 ** 20 // (4 * 1024)
+  if rows < 1:
+    raise ValueError(f"megabytes={megabytes}; allowed: >= 1")
+  x = jnp.ones((rows, 1024), jnp.float32)  # [n, 1024]
+  _, times = time_fn(jax.jit(lambda a: jnp.sum(a, axis=0)), x, warmup=2, repeats=repeats)
+  return rows * 1024 * 4 / median(times)
+
+
+def decode_step_bytes(cfg: tfm.TransformerConfig, batch: int, cache_slots: int) -> int:
+  """Bytes one decode step must read: every matmul weight once, the whole KV cache once.
+
+  bytes = N_mm * w + 2 * L * B * K * S * E * c, with w the parameters' and c
+  the compute dtype's itemsize and S the cache slots the step attends over
+  (the sampler's decode step reads all of them, filled or not). Activations
+  ([B, D]-sized) and the embedding gather (B rows) are left out.
+  """
+  cache = 2 * cfg.num_layers * batch * cfg.num_kv_heads * cache_slots * cfg.head_dim
+  return (matmul_params(cfg) * jnp.dtype(cfg.param_dtype).itemsize
+          + cache * jnp.dtype(cfg.compute_dtype).itemsize)
+
+
+# ---------------------------------------------------------------------------
 # FLOP counts of the decoder (see the module docstring).
 
 

@@ -17,6 +17,12 @@ measured / floor (1 = matmul-bound at peak; higher is slower). With
 fwd(c) = 2 * N_mm + 4 * L * H * E * c (see `benchmarks.common`):
   prefill FLOPs = B * P * fwd((P + 1) / 2)
   decode FLOPs  = B * N * fwd(P + (N + 1) / 2)
+A decode step also has a byte floor: it reads every matmul weight and the
+whole KV cache of P + N slots (`common.decode_step_bytes`) at the read
+bandwidth measured in the same run (`common.measure_read_bandwidth`, a
+streaming column sum over 256 MiB): bw floor = bytes / bandwidth per step. At
+batch 64 the cache is most of the bytes, and the byte floor, not the FLOP
+floor, is the larger one on a CPU with ~30-50 GB/s of read bandwidth.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser.add_argument("--dtype", default="float32", help="model compute dtype (and peak dtype)")
   parser.add_argument("--repeats", type=int, default=5, help="timed calls of each function")
   parser.add_argument("--peak_n", type=int, default=2048, help="matmul size of the peak")
+  parser.add_argument("--bandwidth_mb", type=int, default=256,
+                      help="MiB streamed to measure the read bandwidth")
   parser.add_argument("--seed", type=int, default=0)
   return parser.parse_args(argv)
 
@@ -119,16 +127,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     timed = time_sampler(sampler, params, tokens, mask, n, args.seed + 1, args.repeats)
   peak, spread = common.bracket_peak(
       peak_before, common.measure_matmul_peak(args.peak_n, cfg.compute_dtype))
+  bandwidth = common.measure_read_bandwidth(args.bandwidth_mb)
+  step_bytes = common.decode_step_bytes(cfg, b, p + n)
 
   prefill_s, decode_s = common.median(timed["prefill_times"]), common.median(timed["decode_times"])
   prefill = floor_row("prefill", common.causal_forward_flops(cfg, b, p), prefill_s, peak, b * p)
   decode = floor_row("decode", common.causal_forward_flops(cfg, b, n, start=p), decode_s, peak,
                      b * n)
   decode["ms_per_step"] = decode_s / n * 1e3
+  decode["mb_per_step"] = step_bytes / 1e6
+  decode["bw_floor_ms_per_step"] = step_bytes / bandwidth * 1e3
+  decode["ratio_to_bw_floor"] = decode["ms_per_step"] / decode["bw_floor_ms_per_step"]
   common.print_table([prefill, decode])
   print(f"model {cfg.num_params() / 1e6:.2f}M params, matmul peak {peak / 1e9:.1f} GFLOP/s "
-        f"({cfg.dtype}, n={args.peak_n}); compile: prefill {timed['prefill_compile_s']:.2f} s, "
-        f"decode {timed['decode_compile_s']:.2f} s")
+        f"({cfg.dtype}, n={args.peak_n}), read bandwidth {bandwidth / 1e9:.1f} GB/s; compile: "
+        f"prefill {timed['prefill_compile_s']:.2f} s, decode {timed['decode_compile_s']:.2f} s")
   return common.emit_json(NAME, {
       "config": {"preset": args.preset or "default", "batch": b, "prompt_len": p, "new_tokens": n,
                  "dtype": cfg.dtype, "repeats": args.repeats, "num_params": cfg.num_params(),
@@ -141,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
       "decode_tokens_per_s": decode["tokens_per_s"],
       "decode_ms_per_step": decode["ms_per_step"],
       "decode_ratio_to_floor": decode["ratio_to_floor"],
+      "read_bandwidth_bytes_per_s": bandwidth,
+      "decode_bytes_per_step": step_bytes,
+      "decode_bw_floor_ms_per_step": decode["bw_floor_ms_per_step"],
+      "decode_ratio_to_bw_floor": decode["ratio_to_bw_floor"],
       "prefill_compile_s": timed["prefill_compile_s"],
       "decode_compile_s": timed["decode_compile_s"],
   })

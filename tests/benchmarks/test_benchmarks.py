@@ -4,6 +4,7 @@ No speed is asserted (speed is measured in benchmarks/, see BENCHMARKS.md);
 the FLOP counters are checked against explicit sums.
 """
 
+import dataclasses
 import gzip
 import json
 import pathlib
@@ -86,13 +87,35 @@ def test_matmul_peak(capsys):
 
 def test_sampler(capsys):
   sampler.main(["--preset=test", "--batch=4", "--prompt_len=8", "--new_tokens=4", "--repeats=1",
-                "--peak_n=128"])
+                "--peak_n=128", "--bandwidth_mb=4"])
   record = only_record(capsys.readouterr().out, "sampler")
   for key in ("prefill_tokens_per_s", "prefill_ms", "prefill_ratio_to_floor",
               "decode_tokens_per_s", "decode_ms_per_step", "decode_ratio_to_floor",
-              "matmul_peak_flop_per_s", "prefill_compile_s", "decode_compile_s"):
+              "matmul_peak_flop_per_s", "prefill_compile_s", "decode_compile_s",
+              "read_bandwidth_bytes_per_s", "decode_bw_floor_ms_per_step",
+              "decode_ratio_to_bw_floor"):
     assert record[key] > 0, key
   assert record["config"]["batch"] == 4 and record["config"]["new_tokens"] == 4
+  cfg = sampler.model_config("test", "float32", 12)
+  assert record["decode_bytes_per_step"] == common.decode_step_bytes(cfg, 4, 12)
+
+
+def test_decode_step_bytes_counts_weights_and_the_whole_cache():
+  cfg = tfm.TransformerConfig(vocab_size=64, d_model=16, num_layers=2, num_heads=4,
+                              num_kv_heads=2, head_dim=4, mlp_hidden=32, max_seq_len=32)
+  # Per layer q 16x16, k and v 16x8, o 16x16, gate/up/down 3 x 16x32; the head 16x64.
+  weights = 2 * (16 * 16 + 2 * 16 * 8 + 16 * 16 + 3 * 16 * 32) + 16 * 64
+  cache = 2 * 2 * 3 * 2 * 10 * 4  # k and v, L = 2, B = 3, K = 2, S = 10, E = 4
+  assert common.decode_step_bytes(cfg, batch=3, cache_slots=10) == 4 * (weights + cache)
+  half = dataclasses.replace(cfg, dtype="bfloat16")  # the cache in the compute dtype
+  assert common.decode_step_bytes(half, batch=3, cache_slots=10) == 4 * weights + 2 * cache
+
+
+def test_read_bandwidth_is_bytes_over_time(monkeypatch):
+  monkeypatch.setattr(common, "time_fn", lambda fn, x, **_: (0.0, [0.5, 0.25, 1.0]))
+  assert common.measure_read_bandwidth(megabytes=2) == 2 * 2 ** 20 / 0.5
+  with pytest.raises(ValueError, match="megabytes"):
+    common.measure_read_bandwidth(megabytes=0)
 
 
 def test_lm_step_width_sweep_configs():
