@@ -81,6 +81,28 @@ def check_positive(config: ml_collections.ConfigDict, path: str, allow_zero: boo
     raise ConfigError(f"config.{path}={value!r}; allowed: a number {'>= 0' if allow_zero else '> 0'}")
 
 
+def check_interval(config: ml_collections.ConfigDict, path: str, low: float, high: float, *,
+                   high_inclusive: bool = False) -> None:
+  """The number at `path` must lie in [low, high) (or [low, high])."""
+  value = get_field(config, path)
+  ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value and (
+      value <= high if high_inclusive else value < high)
+  if not ok:
+    raise ConfigError(f"config.{path}={value!r}; allowed: a number in [{low}, {high}"
+                      f"{']' if high_inclusive else ')'}")
+
+
+def validate_seeds(config: ml_collections.ConfigDict, prefix: str = "") -> None:
+  """Every field named `seed`, at any depth, must be an int >= 0 (NumPy's generators refuse
+  negative seeds, mid-job)."""
+  for key in config.keys():
+    value, path = config[key], f"{prefix}{key}"
+    if isinstance(value, ml_collections.ConfigDict):
+      validate_seeds(value, f"{path}.")
+    elif key == "seed" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+      raise ConfigError(f"config.{path}={value!r}; allowed: an integer >= 0")
+
+
 def validate_model(config: ml_collections.ConfigDict) -> None:
   from afjax.models.transformer import TransformerConfig
   try:
@@ -118,6 +140,11 @@ def validate_optimizer(config: ml_collections.ConfigDict) -> None:
   check_positive(config, "optimizer.learning_rate")
   check_positive(config, "optimizer.warmup_steps", allow_zero=True)
   check_positive(config, "optimizer.grad_clip", allow_zero=True)
+  check_positive(config, "optimizer.eps")
+  check_positive(config, "optimizer.weight_decay", allow_zero=True)
+  check_interval(config, "optimizer.b1", 0.0, 1.0)
+  check_interval(config, "optimizer.b2", 0.0, 1.0)
+  check_interval(config, "optimizer.min_lr_ratio", 0.0, 1.0, high_inclusive=True)
 
 
 def validate_checkpoint(config: ml_collections.ConfigDict) -> None:

@@ -41,7 +41,7 @@ def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)
 
   from afjax import jobs
-  from afjax.config import ConfigError
+  from afjax.config import ConfigError, validate_seeds
 
   config = _CONFIG.value
   try:
@@ -52,6 +52,7 @@ def main(argv: list[str]) -> None:
     elif any(f.value is not None for f in (_COORDINATOR, _NUM_PROCESSES, _PROCESS_ID)):
       raise ConfigError("--coordinator_address, --num_processes and --process_id join a "
                         "multi-process job; allowed with --config.distributed=True only")
+    validate_seeds(config)
     job.validate(config, jax.device_count())
   except ConfigError as err:
     logging.error("invalid config: %s", err)

@@ -184,6 +184,13 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   for field in ("organisms", "arms", "seeds"):
     if not config.study[field]:
       raise config_lib.ConfigError(f"config.study.{field} is empty; allowed: a non-empty tuple")
+  for field in ("organisms", "arms", "seeds"):
+    if len(set(config.study[field])) != len(config.study[field]):
+      raise config_lib.ConfigError(f"config.study.{field}={tuple(config.study[field])!r} repeats "
+                                   "a value; allowed: distinct values")
+  for seed in config.study.seeds:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+      raise config_lib.ConfigError(f"config.study.seeds has {seed!r}; allowed: integers >= 0")
   from afjax.world import organisms
   for name in config.study.organisms:
     if name not in organisms.ORGANISMS:

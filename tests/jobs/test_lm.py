@@ -149,6 +149,46 @@ def test_validate_batch_divisibility_and_missing_field():
     lm.validate(config, 1)
 
 
+@pytest.mark.parametrize("path, value, message", [
+    ("optimizer.b2", 1.5, r"config.optimizer.b2=1.5; allowed: a number in \[0.0, 1.0\)"),
+    ("optimizer.b1", -0.1, r"config.optimizer.b1=-0.1; allowed"),
+    ("optimizer.eps", 0.0, r"config.optimizer.eps=0.0; allowed: a number > 0"),
+    ("optimizer.weight_decay", -1e-2, "config.optimizer.weight_decay"),
+    ("optimizer.min_lr_ratio", 2.0, r"config.optimizer.min_lr_ratio=2.0; allowed: .*1.0\]"),
+])
+def test_bad_optimizer_settings_are_config_errors(path, value, message):
+  from tests.configs_loader import load_lm_config
+  config = load_lm_config()
+  section, field = path.split(".")
+  config[section][field] = value
+  with pytest.raises(config_lib.ConfigError, match=message):
+    lm.validate(config, 1)
+
+
+@pytest.mark.parametrize("path, value", [("seed", -1), ("data.seed", -3)])
+def test_seeds_anywhere_in_the_config_are_non_negative_integers(path, value):
+  from tests.configs_loader import load_lm_config
+  config = load_lm_config()
+  config_lib.validate_seeds(config)
+  *parents, field = path.split(".")
+  node = config
+  for parent in parents:
+    node = node[parent]
+  node[field] = value
+  with pytest.raises(config_lib.ConfigError, match=rf"config.{path}={value!r}; allowed: an integer"):
+    config_lib.validate_seeds(config)
+
+
+def test_main_refuses_a_negative_seed_before_writing_anything(tmp_path):
+  workdir = tmp_path / "lm"
+  result = subprocess.run(
+      [sys.executable, "-m", "afjax.main", f"--config={ROOT}/configs/lm.py:test",
+       f"--workdir={workdir}", "--config.seed=-1"], capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2, result.stderr
+  assert "invalid config: config.seed=-1; allowed: an integer >= 0" in result.stderr
+  assert not workdir.exists()
+
+
 def test_exported_params_load_under_another_scan_unroll_but_not_another_shape(uninterrupted):
   config = ml_collections.ConfigDict(json.loads((uninterrupted / "config.json").read_text()))
   sha = common.file_sha256(uninterrupted / "tokenizer.json")

@@ -50,6 +50,9 @@ def test_arm_with_coefficient_sets_the_shaping_coefficient(tmp_path):
     ("arms", ("baseline", "prayer"), "study.arms has 'prayer'; allowed"),
     ("arms", ("process_supervision@-1",), "ARM@C"),
     ("seeds", (), "study.seeds is empty"),
+    ("seeds", (0, 1, 0), r"study.seeds=\(0, 1, 0\) repeats"),
+    ("seeds", (0, -1), "study.seeds has -1; allowed: integers >= 0"),
+    ("arms", ("baseline", "baseline"), "study.arms=.* repeats"),
     ("stages", "some", "study.stages"),
     ("shard_index", 3, "shard_index=3"),
 ])
