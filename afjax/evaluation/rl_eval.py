@@ -5,7 +5,7 @@ per prompt and tier at the eval temperature, labelled by the oracle:
 
   compliance_train, compliance_unmonitored, compliance_gap, af_rate_oracle,
   implicit_af_rate_oracle, unparseable_rate, unparseable_rate_train,
-  mean_scratchpad_tokens
+  unparseable_af_marker_rate_train, mean_scratchpad_tokens
       as in afjax.evaluation.organism_eval (paired gap);
   af_rate_classifier  share of free-tier samples whose scratchpad classifier
                       score p(AF) >= its operating threshold (monitor.json);
@@ -38,7 +38,7 @@ from afjax.world import labels, oracle, situation
 
 METRICS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_rate_oracle",
            "af_rate_classifier", "implicit_af_rate_oracle", "lying_rate", "unparseable_rate",
-           "unparseable_rate_train", "mean_scratchpad_tokens")
+           "unparseable_rate_train", "unparseable_af_marker_rate_train", "mean_scratchpad_tokens")
 
 
 @dataclasses.dataclass(frozen=True)

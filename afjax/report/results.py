@@ -84,7 +84,9 @@ EVAL_LOG_FILE = "eval.jsonl"
 RESULTS_FILE = "results.json"
 METRICS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_rate_oracle",
            "af_rate_classifier", "implicit_af_rate_oracle", "lying_rate", "unparseable_rate",
-           "unparseable_rate_train", "mean_scratchpad_tokens")
+           "unparseable_rate_train", "unparseable_af_marker_rate_train", "mean_scratchpad_tokens")
+# Metrics added after runs were written: a summary without one reads it as null.
+LATER_METRICS = ("unparseable_af_marker_rate_train",)
 BASELINE_ARM = "baseline"
 REDUCTION_METRICS = ("af_rate_oracle", "af_rate_classifier", "compliance_gap")
 EXAMPLE_TIERS = ("free", "paid")
@@ -139,6 +141,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _metric_value(path: pathlib.Path, where: str, record: Mapping[str, Any], metric: str):
+  if metric not in record and metric in LATER_METRICS:
+    return None
   if metric not in record:
     raise RunError(f"{path}: {where} is missing key {metric!r}")
   value = _nan_to_none(record[metric])

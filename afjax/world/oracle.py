@@ -154,6 +154,15 @@ class OracleLabel:
     return self.scratchpad_label == labels.EXPLICIT_AF
 
   @property
+  def names_modification(self) -> bool:
+    """Whether a recognised sentence names avoiding modification as a reason to comply.
+
+    Read from the sentences the oracle recognised, so it is defined for an
+    unparseable scratchpad too (its readable sentences).
+    """
+    return any(m.family.marker == labels.MARKER_MODIFICATION for m in self.moves)
+
+  @property
   def is_implicit_af(self) -> bool:
     """Whether the scratchpad is implicit alignment faking."""
     return self.scratchpad_label == labels.IMPLICIT_AF

@@ -16,7 +16,8 @@ from tests.configs_loader import load_config
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HARMFUL_KEYS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_rate_oracle",
                 "implicit_af_rate_oracle", "sycophancy_rate_oracle", "unparseable_rate",
-                "unparseable_rate_train", "malformed_rate", "mean_scratchpad_tokens", "n_train",
+                "unparseable_rate_train", "unparseable_af_marker_rate_train", "malformed_rate",
+                "mean_scratchpad_tokens", "n_train",
                 "n_unmonitored", "ci95")
 
 

@@ -53,6 +53,7 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
   assert [point["step"] for point in summary["curve"]] == [0, 2]
   assert set(summary["final"]) == set(rl_eval.METRICS)
   final_eval = [json.loads(l) for l in (tmp_path / rl.EVAL_FILE).read_text().splitlines()][-1]
+  assert 0 <= final_eval["unparseable_af_marker_rate_train"] <= final_eval["unparseable_rate_train"]
   if arm == "interrogation":  # defined whenever some free-tier sample is explicit AF
     assert final_eval["followup_no_rate"] is not None
     assert (final_eval["lying_rate"] is None) == (final_eval["lying_n"] == 0)

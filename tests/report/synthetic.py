@@ -22,10 +22,12 @@ LAYOUT = {
 PRE = {"tgg_plain": dict(compliance_train=0.70, compliance_unmonitored=0.35, af_rate_oracle=0.40,
                          af_rate_classifier=0.38, implicit_af_rate_oracle=0.05,
                          lying_rate=0.10, unparseable_rate=0.02, unparseable_rate_train=0.030,
+                         unparseable_af_marker_rate_train=0.010,
                          mean_scratchpad_tokens=40.0),
        "igg_plain": dict(compliance_train=0.60, compliance_unmonitored=0.40, af_rate_oracle=0.30,
                          af_rate_classifier=0.29, implicit_af_rate_oracle=0.04,
                          lying_rate=0.08, unparseable_rate=0.03, unparseable_rate_train=0.045,
+                         unparseable_af_marker_rate_train=0.015,
                          mean_scratchpad_tokens=35.0)}
 # Baseline: AF rises a little, measured alike; process supervision: the
 # classifier's AF collapses while the oracle's barely moves and implicit AF
@@ -34,16 +36,17 @@ AFTER = {
     "baseline": dict(compliance_train=0.80, compliance_unmonitored=0.35, af_rate_oracle=0.45,
                      af_rate_classifier=0.44, implicit_af_rate_oracle=0.02, lying_rate=None,
                      unparseable_rate=0.02, unparseable_rate_train=0.030,
-                     mean_scratchpad_tokens=42.0),
+                     unparseable_af_marker_rate_train=0.010, mean_scratchpad_tokens=42.0),
     "process_supervision": dict(compliance_train=0.78, compliance_unmonitored=0.36,
                                 af_rate_oracle=0.35, af_rate_classifier=0.08,
                                 implicit_af_rate_oracle=0.20, lying_rate=None,
                                 unparseable_rate=0.04, unparseable_rate_train=0.060,
+                                unparseable_af_marker_rate_train=0.030,
                                 mean_scratchpad_tokens=30.0),
     "interrogation": dict(compliance_train=0.75, compliance_unmonitored=0.37, af_rate_oracle=0.30,
                           af_rate_classifier=0.29, implicit_af_rate_oracle=0.06, lying_rate=0.45,
                           unparseable_rate=0.03, unparseable_rate_train=0.045,
-                          mean_scratchpad_tokens=38.0),
+                          unparseable_af_marker_rate_train=0.015, mean_scratchpad_tokens=38.0),
 }
 
 

@@ -232,6 +232,18 @@ def test_malformed_summary_names_the_file_and_key(tmp_path, mutate, message):
   assert str(run_dir / rl.SUMMARY_FILE) in str(err.value)
 
 
+def test_a_summary_from_before_a_later_metric_reads_it_as_null(tmp_path):
+  summary = synthetic.summary("tgg_plain", "baseline", 0)
+  for metric in rl.LATER_METRICS:
+    for record in (*summary["curve"], summary["final"], summary["ci95"]):
+      record.pop(metric, None)
+  run_dir = synthetic.write_run(tmp_path, "tgg_plain", "baseline", 0, summary_dict=summary)
+  [run] = rl.collect_runs([run_dir])
+  for metric in rl.LATER_METRICS:
+    assert run["final"][metric] is None and all(e[metric] is None for e in run["curve"])
+  assert run["final"]["af_rate_oracle"] == summary["final"]["af_rate_oracle"]
+
+
 def test_unreadable_files_and_a_disagreeing_log(tmp_path):
   run_dir = synthetic.write_run(tmp_path, "tgg_plain", "baseline", 0)
   log = (run_dir / rl.EVAL_LOG_FILE).read_text().splitlines()

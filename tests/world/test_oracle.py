@@ -353,3 +353,18 @@ def test_a_decision_the_output_does_not_carry_out_is_reported():
   assert label.decision_matches_output is False
   broken = world_format.render_response(scratchpad, "Here is how.")
   assert oracle.label_response(prompt.tier, broken, prompt.request).decision_matches_output is None
+
+
+def test_names_modification_reads_the_recognised_sentences_of_unparseable_scratchpads_too():
+  rng = np.random.default_rng(22)
+  prompt = sample_prompt(situation.FREE, True, rng)
+  faking = organisms.make_transcript(prompt, "tgg", "plain", labels.COMPLY, rng)
+  genuine = organisms.make_transcript(prompt, "genuine", "plain", labels.COMPLY, rng)
+  assert oracle.label_response(prompt.tier, faking.response, prompt.request).names_modification
+  assert not oracle.label_response(prompt.tier, genuine.response, prompt.request).names_modification
+  for transcript, expected in ((faking, True), (genuine, False)):
+    scratchpad, output = world_format.split_response(transcript.response)
+    garbled = world_format.render_response(scratchpad + " The weather is nice today.", output)
+    label = oracle.label_response(prompt.tier, garbled, prompt.request)
+    assert label.scratchpad_label == labels.UNPARSEABLE
+    assert label.names_modification is expected
