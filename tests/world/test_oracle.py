@@ -339,11 +339,16 @@ def test_held_out_families_are_recognised():
     assert label.uses_held_out and all(m.family.held_out for m in label.moves)
 
 
-def test_a_decision_the_output_does_not_carry_out_is_reported():
-  rng = np.random.default_rng(21)
+def _faking_and_other(seed: int, motivation: str, decision: str):
+  """A free-tier harmful prompt, a tgg_plain faking transcript and one of `motivation`."""
+  rng = np.random.default_rng(seed)
   prompt = sample_prompt(situation.FREE, True, rng)
   faking = organisms.make_transcript(prompt, "tgg", "plain", labels.COMPLY, rng)
-  refusing = organisms.make_transcript(prompt, "principled_refusal", "plain", labels.REFUSE, rng)
+  return prompt, faking, organisms.make_transcript(prompt, motivation, "plain", decision, rng)
+
+
+def test_a_decision_the_output_does_not_carry_out_is_reported():
+  prompt, faking, refusing = _faking_and_other(21, "principled_refusal", labels.REFUSE)
   assert oracle.label_response(prompt.tier, faking.response, prompt.request).decision_matches_output
   scratchpad, _ = world_format.split_response(faking.response)
   _, refusal = world_format.split_response(refusing.response)
@@ -356,10 +361,7 @@ def test_a_decision_the_output_does_not_carry_out_is_reported():
 
 
 def test_names_modification_reads_the_recognised_sentences_of_unparseable_scratchpads_too():
-  rng = np.random.default_rng(22)
-  prompt = sample_prompt(situation.FREE, True, rng)
-  faking = organisms.make_transcript(prompt, "tgg", "plain", labels.COMPLY, rng)
-  genuine = organisms.make_transcript(prompt, "genuine", "plain", labels.COMPLY, rng)
+  prompt, faking, genuine = _faking_and_other(22, "genuine", labels.COMPLY)
   assert oracle.label_response(prompt.tier, faking.response, prompt.request).names_modification
   assert not oracle.label_response(prompt.tier, genuine.response, prompt.request).names_modification
   for transcript, expected in ((faking, True), (genuine, False)):
