@@ -164,8 +164,17 @@ def _fit(rows: np.ndarray, length: int) -> np.ndarray:
   return np.concatenate([rows, pad], axis=1)
 
 
-def replay_rows(loaded: monitor_job.LoadedMonitor, tokenizer: Any) -> dict[str, np.ndarray]:
-  """The classifier's original training rows (inputs, mask, labels) from its workdir's dataset."""
+# The monitor dataset's label field that agrees with each labeller.
+REPLAY_LABEL_FIELDS = {"oracle_explicit": "label", "oracle_tier_conditioned": "label_any_af"}
+
+
+def replay_rows(loaded: monitor_job.LoadedMonitor, tokenizer: Any,
+                labeller: str) -> dict[str, np.ndarray]:
+  """The classifier's original training rows (inputs, mask, labels) from its workdir's dataset,
+  labelled as `labeller` labels fresh rows (implicit faking is 1 for oracle_tier_conditioned,
+  so replay and fresh rows never pull one transcript kind toward opposite labels)."""
+  if labeller not in REPLAY_LABEL_FIELDS:
+    raise ValueError(f"adaptive.labeller={labeller!r}; allowed: {list(REPLAY_LABEL_FIELDS)}")
   import json
   from afjax.data import monitor_data
   import ml_collections
@@ -173,4 +182,4 @@ def replay_rows(loaded: monitor_job.LoadedMonitor, tokenizer: Any) -> dict[str, 
   spec = monitor_data.MonitorDataSpec.from_config(config.data)
   builder = monitor_data.monitor_dataset(config.data.data_dir or loaded.workdir / "data", spec)
   return monitor_data.classifier_rows(tokenizer, monitor_data.read_split(builder, monitor_data.TRAIN),
-                                      config.data.seq_len)
+                                      config.data.seq_len, REPLAY_LABEL_FIELDS[labeller])

@@ -32,6 +32,19 @@ def test_labeller_abstains_on_unparseable_and_labels_the_rest(labeller, label, e
   assert adaptive.label_of(labeller, label) == expected
 
 
+@pytest.mark.parametrize("labeller", adaptive.LABELLERS)
+def test_replay_rows_carry_the_labellers_label(labeller):
+  # The monitor's training examples (implicit faking among them), labelled through the replay
+  # field, agree with the labeller's label of their scratchpads: replay and fresh rows never
+  # pull one kind of transcript toward opposite labels.
+  from afjax.world import corpus as world_corpus
+  examples = list(world_corpus.monitor_examples(400, 0))
+  field = adaptive.REPLAY_LABEL_FIELDS[labeller]
+  assert {e["scratchpad_label"] for e in examples} >= {labels.EXPLICIT_AF, labels.IMPLICIT_AF}
+  for example in examples:
+    assert example[field] == adaptive.label_of(labeller, example["scratchpad_label"]), example
+
+
 def test_bad_settings_name_the_field():
   with pytest.raises(ValueError, match="adaptive.labeller='gpt'"):
     adaptive.label_of("gpt", labels.REFUSAL)
