@@ -316,7 +316,7 @@ class RLRun:
                                       learning_rate=a.learning_rate,
                                       replay_fraction=a.replay_fraction, labeller=a.labeller)
     loaded = self.monitors["scratchpad"]
-    replay = (adaptive_lib.replay_rows(loaded, self.tokenizer) if cfg.replay_fraction > 0
+    replay = (adaptive_lib.replay_rows(loaded, self.tokenizer, cfg.labeller) if cfg.replay_fraction > 0
               else None)
     return adaptive_lib.AdaptiveMonitor(loaded, cfg, cfg.every * self.rollout_cfg.batch_size,
                                         self.generator.seq_len, replay, self.config.seed)
@@ -359,8 +359,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   state = rl_run.initial_state()
   shardings = state_lib.state_shardings(state, rl_run.tx, rl_run.model.mesh)
   threshold_path = workdir_path / LENGTH_THRESHOLD_FILE
-  if (checkpointer.latest_step() is not None and config.rl.shaping == "length_penalty"
-      and not threshold_path.exists()):
+  fresh = checkpointer.latest_step() is None
+  if fresh:
+    # No checkpoint pins the config: what an earlier attempt left (the length threshold, the
+    # step-0 eval) may come from other settings, so the run starts over without them.
+    threshold_path.unlink(missing_ok=True)
+  elif config.rl.shaping == "length_penalty" and not threshold_path.exists():
     raise FileNotFoundError(f"{threshold_path} is missing: the checkpoint cannot be resumed")
   threshold = rl_run.length_threshold(state)
   fingerprint = rl_run.fingerprint(threshold)
@@ -368,7 +372,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   state = loop.resume_or_init(checkpointer, state, shardings, fingerprint, extra=adaptive)
   start = int(state.data_position)
   for name in (EVAL_FILE, "metrics.jsonl"):  # records after the checkpoint are redone
-    log_lib.truncate_jsonl(workdir_path / name, start)
+    log_lib.truncate_jsonl(workdir_path / name, -1 if fresh else start)
 
   cfg = step_config(config, threshold)
   scorers = {name: monitor_lib.score_fn(m.monitor.cfg) for name, m in rl_run.monitors.items()}

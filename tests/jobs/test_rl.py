@@ -102,6 +102,18 @@ def test_rerun_of_a_finished_run_changes_nothing(stages, tmp_path):
   assert again["curve"] == first["curve"]
 
 
+def test_a_run_without_a_checkpoint_ignores_what_an_earlier_attempt_left(stages, tmp_path):
+  # An attempt under other settings that stopped before its first checkpoint left a length
+  # threshold and a step-0 eval; nothing pins them to this config, so both are recomputed.
+  (tmp_path / rl.LENGTH_THRESHOLD_FILE).write_text(json.dumps({"threshold": 999.0, "quantile": 0.5}))
+  (tmp_path / rl.EVAL_FILE).write_text(json.dumps({"step": 0, "compliance_train": 0.123456}) + "\n")
+  summary = rl.run(arm_config("length_penalty", stages), str(tmp_path))
+  assert json.loads((tmp_path / rl.LENGTH_THRESHOLD_FILE).read_text())["threshold"] != 999.0
+  assert summary["curve"][0]["compliance_train"] != 0.123456
+  steps = [json.loads(line)["step"] for line in (tmp_path / rl.EVAL_FILE).read_text().splitlines()]
+  assert steps == [point["step"] for point in summary["curve"]]
+
+
 def test_kill_and_resume_matches_uninterrupted(stages, tmp_path):
   overrides = [f"--config.init.policy_workdir={stages['tgg_plain']}",
                f"--config.monitors.scratchpad_workdir={stages['monitor_scratchpad']}",
