@@ -389,8 +389,12 @@ class Transformer(nn.Module):
     """
     cfg = self.cfg
     b, t = tokens.shape
+    # A tied table is also the output projection: at std 1 its logits would start with std
+    # sqrt(D) (45 at D = 2048) and the loss far above ln V, so it starts at the kernels' 0.02.
+    embedding_std = 0.02 if cfg.tie_embeddings else 1.0
     embedding = self.param(
-        "embedding", nn.with_logical_partitioning(nn.initializers.normal(1.0), (VOCAB, EMBED)),
+        "embedding",
+        nn.with_logical_partitioning(nn.initializers.normal(embedding_std), (VOCAB, EMBED)),
         (cfg.vocab_size, cfg.d_model), cfg.storage_dtype)
     # Gather from an all-gathered table (as FSDP does for every weight): a gather
     # from a vocab- and width-sharded table forces XLA into a full remat.
@@ -425,11 +429,14 @@ class Transformer(nn.Module):
         x, (cache.k, cache.v), positions, key_mask, cache_index)
     hidden = RMSNorm(cfg, name="final_norm")(x)
 
+    # The logits accumulate in float32 in either case: in a bfloat16 output, every logit and
+    # log-prob would be rounded (steps of 0.06-0.125 at logits of 10-20).
     if cfg.tie_embeddings:
       logits = jnp.einsum("btd,vd->btv", hidden, embedding.astype(cfg.compute_dtype),
                           preferred_element_type=jnp.float32)
     else:
-      logits = _dense(cfg.vocab_size, (EMBED, VOCAB), cfg, "lm_head")(hidden)
+      head = _Kernel((cfg.d_model, cfg.vocab_size), (EMBED, VOCAB), cfg, name="lm_head")()
+      logits = jnp.einsum("btd,dv->btv", hidden, head, preferred_element_type=jnp.float32)
     logits = nn.with_logical_constraint(logits.astype(jnp.float32),
                                         (ACT_BATCH, ACT_LENGTH, ACT_VOCAB))
     new_cache = KVCache(new_k, new_v) if use_cache else None

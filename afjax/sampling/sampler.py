@@ -251,7 +251,8 @@ def output_logits(cfg: tfm.TransformerConfig, params: Any, hidden: jax.Array) ->
     logits = jnp.einsum("bd,vd->bv", hidden.astype(dtype), params["embedding"].astype(dtype),
                         preferred_element_type=jnp.float32)
   else:
-    logits = _dense(hidden, params["lm_head"], dtype)
+    logits = jnp.einsum("bd,dv->bv", hidden.astype(dtype), params["lm_head"]["kernel"].astype(dtype),
+                        preferred_element_type=jnp.float32)
   return nn.with_logical_constraint(logits.astype(jnp.float32), (tfm.ACT_BATCH, tfm.ACT_VOCAB))
 
 

@@ -32,6 +32,29 @@ def test_param_count_and_logits_shape(overrides):
   chex.assert_tree_all_finite(logits)
 
 
+@pytest.mark.parametrize("tie", [False, True])
+def test_initial_loss_is_near_uniform_tied_or_not(tie):
+  cfg, model, variables, tokens, mask = make(tie_embeddings=tie, d_model=256, num_heads=8,
+                                            num_kv_heads=4, head_dim=32, vocab_size=512)
+  logits, _ = model.apply(variables, tokens, tfm.positions_from_mask(mask), mask)
+  loss = -jnp.mean(jax.nn.log_softmax(logits)[:, :-1].reshape(-1, cfg.vocab_size)[
+      jnp.arange(10), tokens[:, 1:].reshape(-1)])
+  # ln 512 = 6.24; a tied table at std 1 started at ~259 here (logit std ~sqrt(D) = 16).
+  assert abs(float(loss) - np.log(cfg.vocab_size)) < 0.5, float(loss)
+  assert float(jnp.std(logits)) < 1.0
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_bfloat16_models_accumulate_logits_in_float32(tie):
+  cfg, model, variables, tokens, mask = make(tie_embeddings=tie, dtype="bfloat16")
+  params = nn.meta.unbox(variables["params"])
+  params = jax.tree.map(lambda p: p * 50.0, params)  # logits of order 10, where bf16 steps are coarse
+  logits, _ = model.apply({"params": params}, tokens, tfm.positions_from_mask(mask), mask)
+  chex.assert_type(logits, jnp.float32)
+  rounded = logits.astype(jnp.bfloat16).astype(jnp.float32)
+  assert not bool(jnp.all(rounded == logits)), "every logit is a bfloat16 value"
+
+
 def test_every_param_has_logical_axes():
   _, _, variables, _, _ = make()
   boxed = jax.tree.leaves(variables["params"], is_leaf=lambda x: isinstance(x, nn.Partitioned))
