@@ -125,21 +125,34 @@ def _check_finished(workdir: str, what: str, files: tuple[str, ...], config_hint
         f"finished {config_hint} run")
 
 
+def monitors_read(cfg: step_lib.RLStepConfig) -> set[str]:
+  """The monitors a run loads: those its arm reads, plus the scratchpad classifier (for
+  af_rate_classifier) when its workdir is set. Only these must be finished runs."""
+  return set(cfg.monitors) | {"scratchpad"}
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks every section and that the checkpoints the arm needs exist; writes nothing."""
   cfg = validate_settings(config, num_devices)
   _check_finished(config.init.policy_workdir, "config.init.policy_workdir",
                   (common.EXPORT_DIR, tokenizer_lib.TOKENIZER_FILENAME),
                   "configs/organisms/organism.py")
-  needed = {"scratchpad": config.monitors.scratchpad_workdir,
-            "output": config.monitors.output_workdir}
-  for name, workdir in needed.items():
-    if workdir:
+  loaded = monitors_read(cfg)
+  for name in ("scratchpad", "output"):
+    workdir = config.monitors[f"{name}_workdir"]
+    if workdir and name in loaded:
       _check_finished(workdir, f"config.monitors.{name}_workdir",
                       (common.EXPORT_DIR, monitor_job.SUMMARY_FILE), f"configs/monitors/{name}.py")
   if config.reward.kind == "learned":
     _check_finished(config.reward.workdir, "config.reward.workdir",
                     (reward_lib.EXPORT_DIR, reward_lib.SUMMARY_FILE), "configs/reward/learned.py")
+    summary_path = pathlib.Path(config.reward.workdir) / reward_lib.SUMMARY_FILE
+    bias = json.loads(summary_path.read_text()).get("length_bias") or {}
+    if config.reward.length_correction and bias.get("slope") is None:
+      raise config_lib.ConfigError(
+          f"config.reward.length_correction=True, but {summary_path} has no fitted length bias "
+          f"({bias}: its test pairs' output lengths did not vary); allowed: False with this "
+          "reward model")
   del cfg
 
 
@@ -192,11 +205,12 @@ def validate_settings(config: ml_collections.ConfigDict, num_devices: int) -> st
           f"config.monitors.{name}_workdir is empty; allowed: the workdir of a finished "
           f"configs/monitors/{name}.py run")
   validate_reward(config)
-  validate_adaptive(config, cfg)
+  validate_adaptive(config, cfg, sizes)
   return cfg
 
 
-def validate_adaptive(config: ml_collections.ConfigDict, cfg: step_lib.RLStepConfig) -> None:
+def validate_adaptive(config: ml_collections.ConfigDict, cfg: step_lib.RLStepConfig,
+                      mesh_sizes: dict[str, int]) -> None:
   """config.adaptive: its settings, and that the arm reads the scratchpad classifier."""
   config_lib.require(config, ("adaptive.enabled",))
   if not config.adaptive.enabled:
@@ -209,6 +223,12 @@ def validate_adaptive(config: ml_collections.ConfigDict, cfg: step_lib.RLStepCon
         f"config.adaptive.enabled=True retrains the scratchpad classifier, which "
         f"config.rl.shaping={config.rl.shaping!r} does not read; allowed: a shaping in "
         f"{sorted(k for k, v in step_lib.SHAPING_MONITORS.items() if 'scratchpad' in v)}")
+  for field in ("every", "steps", "batch_size"):
+    value = config.adaptive[field]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+      raise config_lib.ConfigError(f"config.adaptive.{field}={value!r}; allowed: an integer >= 1")
+  config_lib.check_positive(config, "adaptive.learning_rate")
+  config_lib.validate_batch(config, "adaptive.batch_size", mesh_sizes)
   try:
     adaptive_lib.AdaptiveConfig(
         every=config.adaptive.every, steps=config.adaptive.steps,
@@ -256,12 +276,12 @@ class RLRun:
     self.eval_prompts = world_prompts.eval_prompt_set(config.eval.seed, config.eval.num_harmful, 0)
 
   def _load_monitors(self) -> dict[str, monitor_job.LoadedMonitor]:
-    """The monitors the arm reads, plus the scratchpad classifier (for af_rate_classifier) if set.
+    """The monitors of `monitors_read` whose workdirs are set.
 
     Raises:
       ValueError: a monitor was trained with another tokenizer than the policy's.
     """
-    needed = set(step_config(self.config, 0.0).monitors) | {"scratchpad"}
+    needed = monitors_read(step_config(self.config, 0.0))
     loaded = {}
     for name in ("scratchpad", "output"):
       workdir = self.config.monitors[f"{name}_workdir"]

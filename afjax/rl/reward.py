@@ -310,6 +310,11 @@ class LoadedRewardModel:
   def length_correction(self) -> LengthCorrection:
     """The fitted length-bias correction of reward_model.json."""
     bias = self.summary["length_bias"]
+    if bias.get("slope") is None or bias.get("mean_output_tokens") is None:
+      raise ValueError(
+          f"{self.workdir / SUMMARY_FILE} has no fitted length bias ({bias}: the output lengths "
+          "of its test pairs did not vary); allowed: reward.length_correction=False with this "
+          "reward model")
     return LengthCorrection(float(bias["slope"]), float(bias["mean_output_tokens"]))
 
   def reward(self, length_correction: bool = False) -> RewardFn:

@@ -13,6 +13,7 @@ import pytest
 from afjax import config as config_lib
 from afjax.evaluation import rl_eval
 from afjax.jobs import rl
+from afjax.rl import reward as reward_lib
 from tests.configs_loader import load_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -210,6 +211,36 @@ def test_learned_reward_needs_a_finished_reward_model(stages, tmp_path):
   config = arm_config("baseline", stages, **{"reward.length_correction": True})
   with pytest.raises(config_lib.ConfigError, match="length_correction"):
     rl.validate(config, jax.device_count())
+
+
+def test_a_reward_model_without_a_length_fit_refuses_the_correction(stages, tmp_path):
+  rm = tmp_path / "rm"
+  (rm / "export").mkdir(parents=True)
+  (rm / reward_lib.SUMMARY_FILE).write_text(json.dumps({"length_bias": {"slope": None}}))
+  config = arm_config("baseline", stages, **{"reward.kind": "learned", "reward.workdir": str(rm),
+                                             "reward.length_correction": True})
+  with pytest.raises(config_lib.ConfigError, match="no fitted length bias"):
+    rl.validate(config, jax.device_count())
+
+
+def test_monitors_that_the_run_does_not_read_need_not_exist(stages, tmp_path):
+  # The adaptive arm reads the scratchpad classifier only: a default output_workdir that does not
+  # exist is no reason to refuse it (nor the baseline, which reads none).
+  for arm in ("process_supervision_adaptive", "baseline"):
+    config = arm_config(arm, stages, **{"monitors.output_workdir": str(tmp_path / "nowhere")})
+    rl.validate(config, jax.device_count())
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("batch_size", 30, "adaptive.batch_size=30 is not divisible"),
+    ("learning_rate", -3e-4, "adaptive.learning_rate=-0.0003; allowed: a number > 0"),
+    ("every", 0, "adaptive.every=0; allowed: an integer >= 1"),
+])
+def test_bad_adaptive_settings_are_config_errors(stages, field, value, message):
+  config = arm_config("process_supervision_adaptive", stages)
+  config.adaptive[field] = value
+  with pytest.raises(config_lib.ConfigError, match=message):
+    rl.validate(config, 4)
 
 
 def test_learned_reward_model_drives_the_rollout_rewards(stages, shared_study, tmp_path):
