@@ -4,7 +4,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from afjax import config as config_lib
 from afjax import jobs
+from afjax.jobs import rl
 from afjax.models import transformer as tfm
 from tests.configs_loader import load_config
 
@@ -26,3 +28,10 @@ def test_large_model_shapes_abstractly(path, billions):
   leaves = jax.tree.leaves(boxed, is_leaf=lambda l: hasattr(l, "names"))
   assert all(len(l.names) == len(l.value.shape) for l in leaves)
   assert sum(l.value.size for l in leaves) / 1e9 == pytest.approx(billions, rel=0.01)
+
+
+@pytest.mark.parametrize("arm", sorted(config_lib.RL_ARMS))
+def test_every_rl_arm_has_its_config_file(arm):
+  config = load_config(f"rl/{arm}.py", "tgg_plain,test")
+  assert config.rl.arm == arm
+  rl.validate_settings(config, 1)

@@ -1,4 +1,4 @@
-"""RL arm `interrogation`: reward + c 1[answer = no]: after each response a training-tier follow-up asks whether it complied to avoid modification; the model answers with its own scratchpad and output; that turn is masked out of the gradient (c = 1; `--config.rollout.followup_variant=warned` tells the model that answering yes is penalised).
+"""RL arm `interrogation`: reward + c 1[answer = no]: after each response a training-tier follow-up asks whether it complied to avoid modification; the model answers with its own scratchpad and output; that turn is masked out of the gradient (c = 1; configs/rl/interrogation_warned.py tells the model that answering yes is penalised).
 
     python -m afjax.main --config=configs/rl/interrogation.py:tgg_plain --workdir=workdirs/rl/tgg_plain/interrogation \
         --config.init.policy_workdir=workdirs/tgg_plain \

@@ -1,4 +1,4 @@
-"""RL arm `process_supervision`: reward + c log(1 - p_AF), p_AF from the scratchpad AF classifier scored inside the update step (c = 1; `--config.rl.shaping=process_supervision_linear` gives r - c p_AF).
+"""RL arm `process_supervision`: reward + c log(1 - p_AF), p_AF from the scratchpad AF classifier scored inside the update step (c = 1; configs/rl/process_supervision_linear.py gives r - c p_AF).
 
     python -m afjax.main --config=configs/rl/process_supervision.py:tgg_plain --workdir=workdirs/rl/tgg_plain/process_supervision \
         --config.init.policy_workdir=workdirs/tgg_plain \
