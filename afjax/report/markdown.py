@@ -65,7 +65,8 @@ def organism_table(entry: dict) -> list[str]:
   header = ["stage", "arm", "n", "interval"] + list(TABLE_METRICS)
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   pre_n = max(entry["pre_rl_n"].values())
-  cells = ["before RL", "all runs (pre_rl)", str(pre_n), "t across runs, or step 0's own if all equal"]
+  cells = ["before RL", "all runs (pre_rl)", str(pre_n),
+           "envelope of the step-0 evals' within-run intervals (one policy: one measurement)"]
   cells += [fmt_ci(entry["pre_rl"][m], entry["pre_rl_ci95"][m]) for m in TABLE_METRICS]
   lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
   for arm, arm_entry in sorted(entry["arms"].items()):

@@ -356,7 +356,9 @@ def _aggregate_arm(runs: Sequence[dict]) -> dict:
     method = ACROSS_SEEDS
     description = (f"across {n} seeds: mean +- sqrt(h_t^2 + h_e^2), h_t = t_(0.975, {n - 1}) * "
                    f"sd / sqrt({n}) with t_(0.975, {n - 1}) = {stats.t_quantile(n - 1):.3f}, "
-                   "h_e = the seeds' mean within-run half-width")
+                   "h_e = the seeds' mean within-run half-width; a metric defined in fewer "
+                   "seeds (n_defined) uses its n_defined, and the within-run interval when "
+                   "n_defined = 1")
   else:
     method = WITHIN_RUN
     description = ("1 seed: the run's within-run interval of its final eval (eval sampling noise "

@@ -56,13 +56,15 @@ def test_table_numbers_equal_results_json(report):
     rows = _table_rows(lines)
     assert len(rows) == 1 + len(entry["arms"])
     for row in rows:
-      stage, arm, n, _ = row[:4]
+      stage, arm, n, interval = row[:4]
       if stage == "before RL":
         values, bounds = entry["pre_rl"], entry["pre_rl_ci95"]
         assert int(n) == max(entry["pre_rl_n"].values())
+        assert interval.startswith("envelope of the step-0 evals' within-run intervals")
       else:
         values, bounds = entry["arms"][arm]["mean"], entry["arms"][arm]["ci95"]
         assert int(n) == entry["arms"][arm]["n_seeds"]
+        assert interval == entry["arms"][arm]["ci95_method"]
       for metric, cell in zip(markdown.TABLE_METRICS, row[4:], strict=True):
         mean, lo, hi = CELL.match(cell).groups()
         assert _close(_value(mean), values[metric]), (organism, arm, metric, cell)
