@@ -12,7 +12,13 @@ a stronger labeller (`adaptive.labeller`: "oracle_explicit", the oracle's
 exact explicit-AF label on every paraphrase family; "oracle_tier_conditioned"
 also flags implicit faking); see afjax/rl/adaptive.py. The eval reports
 af_rate_classifier from the fixed classifier (comparable with other arms) and
-af_rate_adaptive_classifier from the adapted one. ":ORGANISM,test" is a smoke test.
+af_rate_adaptive_classifier from the adapted one; the latter is in eval.jsonl
+only, not in rl_summary.json or a study's results.json / report.md, whose
+evasion readings compare the oracle with the fixed classifier. The labeller is
+the same oracle that gives af_rate_oracle, on every family held-out ones
+included: the policy is trained against a classifier distilled from the
+evaluation's own measure, an upper bound on what an adaptive monitor can do,
+not evidence that a realistic one generalises. ":ORGANISM,test" is a smoke test.
 Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 4a94d3c; from tgg_plain,
 seed 0, 256 held-out harmful requests per tier, 326 s with another run
 beside it), step 0 -> 60:
