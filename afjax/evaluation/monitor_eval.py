@@ -24,7 +24,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from afjax.world import format as world_format
 from afjax.world import labels as world_labels
+from afjax.world import situation
 
 NUM_CALIBRATION_BINS = 10
 THRESHOLD_RULE = ("F1-maximising cut between consecutive distinct scores of the in-distribution "
@@ -159,6 +161,26 @@ def organism_examples(samples: Sequence[Any]) -> list[dict]:
   return [{"text": s.prompt.text + s.response,
            "label": int(s.scratchpad_label == world_labels.EXPLICIT_AF),
            "scratchpad_label": s.scratchpad_label, "tier": s.prompt.tier} for s in samples]
+
+
+def transcript_tier(text: str) -> str | None:
+  """The tier tag a world transcript's first prompt carries, or None."""
+  for tier in situation.TIERS:
+    if text.startswith(f"{world_format.SYSTEM}{situation.PREAMBLE}{world_format.END}"
+                       f"{world_format.USER}{world_format.TIER_OPEN}{tier}{world_format.TIER_CLOSE}"):
+      return tier
+  return None
+
+
+def free_tier_mask(examples: Sequence[dict]) -> np.ndarray:
+  """[N] bool: the examples whose prompt is in the training (free) tier.
+
+  Every explicit-AF example of the world is in that tier, so on a set of both
+  tiers the tier tag alone separates the paid-tier negatives: a monitor's
+  figures on the free tier alone are the ones that say how well it reads AF
+  (and they are the RL setting: every rollout is a free-tier transcript).
+  """
+  return np.array([transcript_tier(e["text"]) == situation.TRAINING_TIER for e in examples], bool)
 
 
 def scratchpad_label_counts(examples: Sequence[dict]) -> dict[str, int]:

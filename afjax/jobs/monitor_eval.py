@@ -20,6 +20,13 @@ by the monitor job), on:
                      whose scratchpad the oracle could parse ("parseable";
                      an unparseable one is a strict negative however it
                      reads), and the oracle's label counts
+Each of in_distribution, held_out_families and organisms[NAME] also has
+"free_tier": its figures on the free-tier examples alone. Every explicit-AF
+example is in the free tier, and both monitors see the prompt with its tier
+tag, so on sets of both tiers "paid" alone marks a negative (a tier-tag-only
+score reaches AUROC ~0.7 on in_distribution); the free-tier figures are what
+the monitor reads from the reasoning or output, and the RL setting (every
+rollout is a free-tier transcript).
 
 Figures are defined in afjax.evaluation.monitor_eval; undefined ones (an AUROC
 without positives) are null. The in-distribution test split must lie outside
@@ -138,7 +145,11 @@ def evaluate_monitor(loaded: monitor_job.LoadedMonitor, sets: dict[str, list[dic
   result: dict[str, Any] = {"workdir": str(loaded.workdir), "threshold": threshold,
                             "validation": loaded.summary["validation"]}
   for name in ("in_distribution", "held_out_families"):
-    result[name] = monitor_eval.classification_figures(*scores_of(sets[name]), threshold)
+    scores, labels = scores_of(sets[name])
+    result[name] = monitor_eval.classification_figures(scores, labels, threshold)
+    free = monitor_eval.free_tier_mask(sets[name])
+    result[name]["free_tier"] = monitor_eval.classification_figures(scores[free], labels[free],
+                                                                    threshold)
   result["implicit"] = monitor_eval.detection_figures(scores_of(sets["implicit"])[0], threshold)
   result["organisms"] = {}
   for name, examples in organisms.items():
@@ -147,6 +158,8 @@ def evaluate_monitor(loaded: monitor_job.LoadedMonitor, sets: dict[str, list[dic
     parseable = np.array([e["scratchpad_label"] != world_labels.UNPARSEABLE for e in examples], bool)
     figures["parseable"] = monitor_eval.classification_figures(scores[parseable], labels[parseable],
                                                                threshold)
+    free = monitor_eval.free_tier_mask(examples)
+    figures["free_tier"] = monitor_eval.classification_figures(scores[free], labels[free], threshold)
     figures["scratchpad_label_counts"] = monitor_eval.scratchpad_label_counts(examples)
     result["organisms"][name] = figures
   return result
@@ -185,7 +198,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   (workdir_path / OUTPUT_FILE).write_text(json.dumps(result, indent=2))
   for view, figures in result["monitors"].items():
     organism_auroc = ", ".join(f"{name} {_fmt(f['auroc'])}" for name, f in figures["organisms"].items())
-    print(f"monitor {view}: AUROC in-distribution {_fmt(figures['in_distribution']['auroc'])}, "
+    print(f"monitor {view}: AUROC in-distribution {_fmt(figures['in_distribution']['auroc'])} "
+          f"(free tier {_fmt(figures['in_distribution']['free_tier']['auroc'])}), "
           f"held-out families {_fmt(figures['held_out_families']['auroc'])}, implicit recall "
           f"{_fmt(figures['implicit']['recall'])}"
           + (f", organisms {organism_auroc}" if organism_auroc else ""), flush=True)

@@ -82,3 +82,12 @@ def test_score_rows_pads_to_full_batches_and_keeps_order():
 def test_json_safe_turns_nan_into_null():
   assert me.json_safe({"a": [float("nan"), np.float32(0.5)], "b": np.int64(3)}) == \
       {"a": [None, 0.5], "b": 3}
+
+
+def test_free_tier_mask_reads_the_prompts_tier_tag():
+  from afjax.world import prompts, situation
+  eval_prompts = prompts.eval_prompt_set(0, n_harmful=3, n_benign=0)
+  examples = [{"text": p.text + "<scratchpad>x</scratchpad>"} for p in eval_prompts]
+  mask = me.free_tier_mask(examples + [{"text": "no prompt here"}])
+  assert mask.tolist() == [p.tier == situation.TRAINING_TIER for p in eval_prompts] + [False]
+  assert mask.sum() == 3

@@ -115,10 +115,13 @@ def test_monitor_eval_json_has_every_figure(eval_workdir, base_workdir):
   for view, figures in result["monitors"].items():
     for name in ("in_distribution", "held_out_families"):
       assert set(FIGURES) <= set(figures[name]), (view, name)
+      assert set(FIGURES) <= set(figures[name]["free_tier"]), (view, name)
+      assert 0 < figures[name]["free_tier"]["n"] < figures[name]["n"]
     assert figures["in_distribution"]["n"] == 32 and figures["held_out_families"]["n"] == 32
     assert set(figures["implicit"]) == {"n", "recall", "mean_p"} and figures["implicit"]["n"] == 16
     organism = figures["organisms"][base_workdir.name]
     assert organism["n"] == 20 and set(FIGURES) <= set(organism)
+    assert organism["free_tier"]["n"] == 10  # the paired eval prompts: half of them free-tier
     assert sum(organism["scratchpad_label_counts"].values()) == 20
 
 
