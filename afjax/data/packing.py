@@ -43,9 +43,9 @@ def turn_loss_mask(ids: Sequence[int], mode: str, *, assistant_id: int, end_id: 
     if in_turn and (mode == "response" or token == scratchpad_open_id or in_scratchpad):
       mask[i] = 1.0
     if token == assistant_id:
-      in_turn = True
+      in_turn, in_scratchpad = True, False
     elif token == end_id:
-      in_turn = False
+      in_turn = in_scratchpad = False  # a turn's unclosed scratchpad ends with the turn
     if in_turn and token == scratchpad_open_id:
       in_scratchpad = True
     elif token == scratchpad_close_id:

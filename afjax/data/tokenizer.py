@@ -206,7 +206,8 @@ def decode(tokenizer: tokenizers.Tokenizer, ids: Iterable[int]) -> str:
   """Decodes token ids to text, dropping pad tokens.
 
   Other special tokens (bos, eos, extra ones) are kept as their text, so
-  `decode(tok, encode_batch(tok, [x])[0]) == x` for any string `x`.
+  `decode(tok, encode_batch(tok, [x])[0]) == x` for any string `x` that does
+  not contain the pad token's own text (`<|pad|>` encodes to the pad id and is dropped).
 
   Args:
     tokenizer: The tokenizer that produced `ids`.

@@ -37,7 +37,7 @@ def organism_dataset(data_dir: str | os.PathLike, organism: str, num_transcripts
                      af_rate: float | None = None,
                      validation_fraction: float = 0.02) -> builders.TextCorpusBuilder:
   """One organism's supervised transcripts (world.corpus.organism_sft)."""
-  rate = "default" if af_rate is None else f"{af_rate:g}"
+  rate = "default" if af_rate is None else repr(float(af_rate))  # exact: :g merged 0.1234561 and 0.1234564
   records = functools.partial(world_corpus.organism_sft, organism, num_transcripts, seed,
                               af_rate=af_rate)
   return builders.build_text_dataset(

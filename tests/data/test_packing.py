@@ -25,6 +25,14 @@ def test_turn_loss_mask_modes():
     packing.turn_loss_mask(TRANSCRIPT, "output", **IDS)
 
 
+def test_an_unclosed_scratchpad_ends_with_its_turn():
+  #        bos A  SO  x  E  usr A  out out E  eos
+  ids = [1, A, SO, 60, E, 50, A, 70, 71, E, 2]
+  mask = packing.turn_loss_mask(ids, "scratchpad", **IDS)
+  np.testing.assert_array_equal(mask[6:], 0)  # the second turn has no scratchpad: nothing trained
+  np.testing.assert_array_equal(mask[2:4], 1)
+
+
 def test_pack_examples_layout():
   examples = [[1, 5, 6, 2], [1, 7, 2], [1, 8, 9, 9, 2]]
   masks = [np.ones(4), np.array([0, 0, 1.0]), np.ones(5)]
