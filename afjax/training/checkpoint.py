@@ -197,7 +197,14 @@ def _as_saveable_array(display_path: str, leaf: Any) -> jax.Array:
         " explicit."
     )
   _check_leaf_dtype(display_path, leaf.dtype)
-  return jnp.asarray(leaf)
+  array = jnp.asarray(leaf)
+  if array.dtype != leaf.dtype:  # 64-bit host arrays with jax_enable_x64 off
+    raise TypeError(
+        f"{display_path} has dtype {leaf.dtype}, which JAX would store as {array.dtype} (64-bit"
+        " types need jax_enable_x64); cast it to a 32-bit type before saving, so that what is"
+        " restored is what was saved."
+    )
+  return array
 
 
 def _as_restore_target(display_path: str, leaf: Any) -> jax.ShapeDtypeStruct:

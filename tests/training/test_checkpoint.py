@@ -159,6 +159,8 @@ def test_invalid_arguments_raise_clear_errors(tmp_path):
   checkpointer = Checkpointer(tmp_path, save_every=1, keep=1)
   with pytest.raises(TypeError, match=r"x\['y'\] is of type int, not an array"):
     checkpointer.save(1, {"x": {"y": 3}}, fingerprint={}, force=True)
+  with pytest.raises(TypeError, match=r"x\['y'\] has dtype int64, which JAX would store as int32"):
+    checkpointer.save(1, {"x": {"y": np.array([2 ** 40 + 3])}}, fingerprint={}, force=True)
   with pytest.raises(ValueError, match="JSON"):
     checkpointer.save(1, _state(1), fingerprint={"f": object()})
   with pytest.raises(ValueError, match="reserved"):
