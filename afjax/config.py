@@ -286,8 +286,12 @@ def rl_config(arm: str, arg: str | None) -> ml_collections.ConfigDict:
                  seq_len=0)
   rollout.update(rollout_overrides)
   config.rollout = ml_collections.ConfigDict(rollout)
+  from afjax.rl import shaping as shaping_lib  # here: it imports jax
+  # The arm's keyword parameters with their defaults, so that flags and study overrides can set
+  # them (--config.rl.shaping_params.eps=...); length_penalty's threshold comes from the organism.
+  params = {k: v for k, v in shaping_lib.shaping_params(shaping).items() if k != "threshold"}
   config.rl = ml_collections.ConfigDict(dict(
-      arm=arm, advantage="grpo", shaping=shaping, shaping_coef=coef, shaping_params={},
+      arm=arm, advantage="grpo", shaping=shaping, shaping_coef=coef, shaping_params=params,
       loss="ppo_clip", aggregation="token_mean", clip_eps_low=0.2, clip_eps_high=0.2,
       kl_coef=0.0, ppo_epochs=1, length_quantile=0.5))
   config.adaptive = ml_collections.ConfigDict(dict(

@@ -35,3 +35,14 @@ def test_every_rl_arm_has_its_config_file(arm):
   config = load_config(f"rl/{arm}.py", "tgg_plain,test")
   assert config.rl.arm == arm
   rl.validate_settings(config, 1)
+
+
+def test_shaping_parameters_are_config_fields_with_the_arms_defaults():
+  from afjax.rl import shaping
+  config = load_config("rl/process_supervision.py", "tgg_plain,test")
+  assert dict(config.rl.shaping_params) == {"eps": shaping.LOG_BARRIER_EPS}
+  config.rl.shaping_params.eps = 1e-4  # as --config.rl.shaping_params.eps=1e-4 sets it
+  assert rl.step_config(config).shaping_params == (("eps", 1e-4),)
+  length = load_config("rl/length_penalty.py", "tgg_plain,test")
+  assert dict(length.rl.shaping_params) == {}  # its threshold comes from the organism
+  assert rl.step_config(length, 37.0).shaping_params == (("threshold", 37.0),)
