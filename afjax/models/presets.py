@@ -1,8 +1,12 @@
 """Size presets for the decoder, from a test size up to real open-weight shapes.
 
 The "llama3_1b" and "llama3_8b" presets have the shapes of Llama 3.2 1B and
-Llama 3.1 8B, "qwen2_5_0_5b" that of Qwen2.5 0.5B, so their checkpoints can be
-imported without changing the architecture.
+Llama 3.1 8B, "qwen2_5_0_5b" that of Qwen2.5 0.5B (parameter counts and
+layouts match; tests/models check the sizes). Their released checkpoints are
+not interchangeable with these models as they stand: the Llama 3.1/3.2
+weights expect Llama 3's RoPE frequency scaling ("rope_type": "llama3",
+factor 8 / 32), which `afjax.models.transformer.rotary_embedding` does not
+implement, and afjax has no checkpoint importer. Qwen2.5 uses plain RoPE.
 """
 
 from __future__ import annotations
