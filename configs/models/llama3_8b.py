@@ -1,6 +1,6 @@
 """Language-model training at Llama 3.1 8B shape (8.03B parameters, bfloat16).
 
-On 8 GPUs of 80 GB (one node) or a TPU v5e-16 or larger:
+On 8 GPUs of 80 GB (one node, one process):
     python -m afjax.main --config=configs/models/llama3_8b.py --workdir=DIR
 On a multi-host TPU slice, on every host:
     python -m afjax.main --config=configs/models/llama3_8b.py --workdir=gs://BUCKET/DIR \
@@ -8,8 +8,13 @@ On a multi-host TPU slice, on every host:
 
 Parameters and optimizer state are sharded over all devices (FSDP); blocks are
 rematerialised. It trains on the built-in corpus, so it is a scale and
-throughput check (and the starting shape for imported checkpoints), not a
-model anyone should use. Not runnable on a 2-core CPU in reasonable time.
+throughput check (not yet a way to import released checkpoints: see
+afjax/models/presets.py), not a model anyone should use. Not runnable on a
+2-core CPU in reasonable time.
+
+The multi-host launch is the intended one, not yet a working one: the lm
+job's evaluation and summaries still assume one process (docs/scaling.md,
+"Not yet multi-process"); one process over one host's devices works.
 """
 
 import ml_collections
