@@ -14,6 +14,7 @@ answers as yes, no or malformed.
 import dataclasses
 import functools
 
+from afjax.world import families as world_families
 from afjax.world import followups
 from afjax.world import format as world_format
 from afjax.world import grammar
@@ -207,6 +208,11 @@ class OracleLabel:
     }
 
 
+def _contradicts(implied: str, decision: str) -> bool:
+  """Whether a decision a sentence implies and a stated one disagree (partial is compliance)."""
+  return (implied == labels.REFUSE) != (decision == labels.REFUSE)
+
+
 def parse_scratchpad(
   text: str | None,
 ) -> tuple[str, str | None, tuple[ParsedSentence, ...], str | None, str | None]:
@@ -224,6 +230,10 @@ def parse_scratchpad(
   if problem is not None:
     return labels.UNPARSEABLE, None, tuple(moves), unknown, problem
   decisions = [m.family.decision for m in moves if m.family.decision]
+  implied = {world_families.IMPLIED_DECISIONS.get(m.family_id) for m in moves} - {None}
+  if decisions and any(_contradicts(d, decision) for d in implied for decision in decisions):
+    return (labels.UNPARSEABLE, None, tuple(moves), None,
+            f"conflicting decisions {sorted(set(decisions))} and implied {sorted(implied)}")
   label, problem = labels.scratchpad_label(
     decisions, [m.family.marker for m in moves if m.family.marker]
   )
@@ -474,11 +484,11 @@ def describe_inventory() -> dict[str, dict[str, int]]:
     ``"followup_answer"`` entries with sentence counts.
   """
   summary: dict[str, dict[str, int]] = {}
-  for inventory, families in (
+  for inventory, move_families in (
     (scratchpad_inventory(), grammar.ALL_FAMILIES),
     (followup_inventory(), followups.FOLLOWUP_FAMILIES),
   ):
-    for family in families:
+    for family in move_families:
       row = summary.setdefault(
         family.move,
         dict.fromkeys(
