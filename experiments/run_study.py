@@ -1,7 +1,14 @@
 """Runs a study config (afjax.jobs.study) with its RL runs spread over local processes.
 
     python -m experiments.run_study --config=configs/experiments/mitigations.py \
-        --workdir=workdirs/mitigations --shards=2 [--set rl.train.steps=20 ...]
+        --workdir=workdirs/mitigations --shards=2
+    python -m experiments.run_study --config=configs/quickstart.py \
+        --workdir=workdirs/quickstart --shards=2 --set rl.train.steps=20
+
+`--set STAGE.FIELD=VALUE` becomes --config.study.overrides.STAGE.FIELD=VALUE,
+so it reaches only fields the study config already declares under
+`study.overrides` (configs/quickstart.py declares rl.train.*, rl.eval.*,
+monitor.train.* and monitor_eval.eval.*; the experiments' configs declare none).
 
 Three phases, each an `afjax.main` command (the same commands spread a study
 over the hosts of a TPU slice or the GPUs of a node, with WORKDIR on a shared
@@ -43,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--shards", type=int, default=2, help="parallel RL processes")
   parser.add_argument("--set", action="append", default=[], metavar="STAGE.FIELD=VALUE",
-                      help="study override, e.g. rl.train.steps=20")
+                      help="study override of a field the config declares under study.overrides, e.g. "
+                           "rl.train.steps=20 for configs/quickstart.py")
   parser.add_argument("--dry_run", action="store_true")
   args = parser.parse_args(argv)
   if args.shards < 1:

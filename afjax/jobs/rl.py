@@ -151,7 +151,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     if config.reward.length_correction and bias.get("slope") is None:
       raise config_lib.ConfigError(
           f"config.reward.length_correction=True, but {summary_path} has no fitted length bias "
-          f"({bias}: its test pairs' output lengths did not vary); allowed: False with this "
+          f"({bias}: its validation pairs' output lengths did not vary); allowed: False with this "
           "reward model")
   del cfg
 

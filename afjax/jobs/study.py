@@ -1,6 +1,7 @@
 """A study: base model -> organisms -> monitors -> RL arms x seeds -> report, as cached stages.
 
-Every stage is one run of another job (lm, sft, monitor, monitor_eval, rl) in
+Every stage is one run of another job (lm, sft, monitor, monitor_eval, reward_model,
+rl) in
 its own folder under WORKDIR, built from that job's config file plus the
 study's overrides:
 
@@ -13,11 +14,11 @@ study's overrides:
 
 A stage that finished writes WORKDIR/.../DONE (with its wall time) and is
 skipped when the study is rerun; an interrupted stage resumes from its own
-checkpoints. Shared stages (base, organisms, monitors) are computed once and
+checkpoints. Shared stages (base, organisms, monitors, the reward model) are computed once and
 reused by every RL run.
 
 Spreading a study over processes or hosts (`study.stages`):
-  shared   base, organisms and monitors only;
+  shared   base, organisms, monitors (and the reward model when study.reward='learned');
   rl       the RL runs with index % study.num_shards == study.shard_index
            (needs the shared stages finished, e.g. on a shared filesystem);
   report   results.json / report.md / plots from every finished RL run;

@@ -312,7 +312,7 @@ class LoadedRewardModel:
     bias = self.summary["length_bias"]
     if bias.get("slope") is None or bias.get("mean_output_tokens") is None:
       raise ValueError(
-          f"{self.workdir / SUMMARY_FILE} has no fitted length bias ({bias}: the output lengths "
+          f"{self.workdir / SUMMARY_FILE} has no fitted length bias ({bias}: the validation pairs' output lengths "
           "of its test pairs did not vary); allowed: reward.length_correction=False with this "
           "reward model")
     return LengthCorrection(float(bias["slope"]), float(bias["mean_output_tokens"]))

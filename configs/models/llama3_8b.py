@@ -15,6 +15,13 @@ afjax/models/presets.py), not a model anyone should use. Not runnable on a
 The multi-host launch is the intended one, not yet a working one: the lm
 job's evaluation and summaries still assume one process (docs/scaling.md,
 "Not yet multi-process"); one process over one host's devices works.
+
+Memory, by arithmetic (not run on these shapes here): the loss is not
+chunked, and the float32 logits of the 256 x 2048 batch over the 128,256-token
+vocabulary take 269 GB before their gradient, split over the batch axes: spread
+the batch over enough devices (data x fsdp) or lower --config.train.batch_size
+(BENCHMARKS.md records an out-of-memory at 16k tokens of a 152k vocabulary
+on one 80 GB GPU).
 """
 
 import ml_collections

@@ -12,8 +12,9 @@ a stronger labeller (`adaptive.labeller`: "oracle_explicit", the oracle's
 exact explicit-AF label on every paraphrase family; "oracle_tier_conditioned"
 also flags implicit faking); see afjax/rl/adaptive.py. The eval reports
 af_rate_classifier from the fixed classifier (comparable with other arms) and
-af_rate_adaptive_classifier from the adapted one; the latter is in eval.jsonl
-only, not in rl_summary.json or a study's results.json / report.md, whose
+af_rate_adaptive_classifier from the adapted one; the latter's value is in
+eval.jsonl only (rl_summary.json keeps just its ci95), not in a study's
+results.json / report.md, whose
 evasion readings compare the oracle with the fixed classifier. The labeller is
 the same oracle that gives af_rate_oracle, on every family held-out ones
 included: the policy is trained against a classifier distilled from the
