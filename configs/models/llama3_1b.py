@@ -2,7 +2,7 @@
 
 On the devices of one host (one process):
     python -m afjax.main --config=configs/models/llama3_1b.py --workdir=DIR
-On a multi-host TPU slice, on every host:
+On a multi-host TPU slice, on every host (intended; not yet working, below):
     python -m afjax.main --config=configs/models/llama3_1b.py --workdir=gs://BUCKET/DIR \
         --config.distributed=True
 
@@ -12,16 +12,9 @@ throughput check (not yet a way to import released checkpoints: see
 afjax/models/presets.py), not a model anyone should use. Not runnable on a
 2-core CPU in reasonable time.
 
-The multi-host launch is the intended one, not yet a working one: the lm
-job's evaluation and summaries still assume one process (docs/scaling.md,
-"Not yet multi-process"); one process over one host's devices works.
-
-Memory, by arithmetic (not run on these shapes here): the loss is not
-chunked, and the float32 logits of the 64 x 2048 batch over the 128,256-token
-vocabulary take 67 GB before their gradient, split over the batch axes: spread
-the batch over enough devices (data x fsdp) or lower --config.train.batch_size
-(BENCHMARKS.md records an out-of-memory at 16k tokens of a 152k vocabulary
-on one 80 GB GPU).
+Multi-host launches and memory: docs/scaling.md ("Not yet multi-process",
+"Memory of the large configs"); as configured, the float32 logits of the
+64 x 2048 batch take 67 GB.
 """
 
 import ml_collections
