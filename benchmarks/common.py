@@ -231,15 +231,19 @@ def forward_flops_per_token(cfg: tfm.TransformerConfig, context_len: float) -> f
 
 
 def causal_forward_flops(cfg: tfm.TransformerConfig, batch: int, length: int,
-                         start: int = 0) -> float:
+                         start: int = 0, last_logits_only: bool = False) -> float:
   """Forward FLOPs of `batch` sequences of `length` new tokens after `start` cached ones.
 
   Token t (0-based) attends to start + t + 1 keys, so the total is
   B * sum_{t<T} fwd(start + t + 1) = B * T * fwd(start + (T + 1) / 2).
-  Prefill of a P-token prompt: start=0, length=P. N decode steps after it:
-  start=P, length=N.
+  Prefill of a P-token prompt: start=0, length=P, last_logits_only=True (the
+  sampler projects only the last position to the vocabulary: B (P - 1) 2 D V
+  less). N decode steps after it: start=P, length=N.
   """
-  return batch * length * forward_flops_per_token(cfg, start + (length + 1) / 2)
+  flops = batch * length * forward_flops_per_token(cfg, start + (length + 1) / 2)
+  if last_logits_only:
+    flops -= batch * (length - 1) * 2 * cfg.d_model * cfg.vocab_size
+  return flops
 
 
 def train_flops_per_token(cfg: tfm.TransformerConfig, seq_len: int) -> float:

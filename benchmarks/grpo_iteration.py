@@ -30,12 +30,12 @@ completion's tokens whose id lies in the lowest quarter of the vocabulary,
 the advantages are not all zero.
 
 FLOP count (matmuls only, see `benchmarks.common`; T = P + N):
-  prefill = B P fwd((P + 1) / 2)
+  prefill = B P fwd((P + 1) / 2) - B (P - 1) 2 D V   (logits of the last position only)
   decode  = B N fwd(P + (N + 1) / 2)
   update  = 3 B (T - 1) fwd(T / 2)            policy forward + backward over tokens[:, :-1]
   monitor = B T fwd_m((T + 1) / 2)            monitor forward (no lm_head: its logits are unused)
 with fwd(c) = 2 N_mm + 4 L H E c and fwd_m the same without the D V output
-projection. For W: 6.9 + 28.2 + 105.3 + 33.6 = 174 GFLOP (the issue's ~140
+projection. For W: 6.6 + 28.2 + 103.9 + 33.7 = 172.4 GFLOP (the issue's ~140
 GFLOP estimate leaves out the monitor). floor_s = FLOPs / matmul peak measured
 in the same run (the model dtype, n = `--peak_n`; the larger of the peaks
 before and after the timings).
@@ -111,7 +111,7 @@ def iteration_flops(w: Workload) -> dict[str, float]:
   cfg = w.model_config()
   b, p, n, t = w.batch, w.prompt_len, w.new_tokens, w.length
   flops = {
-      "prefill": common.causal_forward_flops(cfg, b, p),
+      "prefill": common.causal_forward_flops(cfg, b, p, last_logits_only=True),
       "decode": common.causal_forward_flops(cfg, b, n, start=p),
       "update": 3 * common.causal_forward_flops(cfg, b, t - 1),
       "monitor": monitor_forward_flops(cfg, b, t),

@@ -16,6 +16,10 @@ Figures (median over `--repeats` steps, compile excluded):
 with fwd(c) = 2 * N_mm + 4 * L * H * E * c (see `benchmarks.common`) and the
 matmul peak (dtype of the model, n = `--peak_n`) measured in the same run
 (the larger of the peaks before and after the timings, `common.bracket_peak`).
+The 3 x forward count is the model's FLOPs: a preset with `remat` (the Llama
+ones) runs each block's forward again in the backward pass, about 4 x forward
+in all, so its fraction of peak is model FLOP utilisation, below what the
+hardware did.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ and each against its FLOP floor at the matmul peak measured in the same run
 and after the timings, see `common.bracket_peak`): floor_s = FLOPs / peak, ratio =
 measured / floor (1 = matmul-bound at peak; higher is slower). With
 fwd(c) = 2 * N_mm + 4 * L * H * E * c (see `benchmarks.common`):
-  prefill FLOPs = B * P * fwd((P + 1) / 2)
+  prefill FLOPs = B * P * fwd((P + 1) / 2) - B (P - 1) 2 D V   (logits of the last position only)
   decode FLOPs  = B * N * fwd(P + (N + 1) / 2)
 A decode step also has a byte floor: it reads every matmul weight and the
 whole KV cache of P + N slots (`common.decode_step_bytes`) at the read
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   step_bytes = common.decode_step_bytes(cfg, b, p + n)
 
   prefill_s, decode_s = common.median(timed["prefill_times"]), common.median(timed["decode_times"])
-  prefill = floor_row("prefill", common.causal_forward_flops(cfg, b, p), prefill_s, peak, b * p)
+  prefill = floor_row("prefill", common.causal_forward_flops(cfg, b, p, last_logits_only=True), prefill_s, peak, b * p)
   decode = floor_row("decode", common.causal_forward_flops(cfg, b, n, start=p), decode_s, peak,
                      b * n)
   decode["ms_per_step"] = decode_s / n * 1e3

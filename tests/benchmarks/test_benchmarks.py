@@ -60,6 +60,10 @@ def test_causal_flops_equal_the_explicit_sum_over_tokens():
   assert common.causal_forward_flops(cfg, batch, new, start=prompt) == pytest.approx(explicit)
   per_token = sum(common.forward_flops_per_token(cfg, t + 1) for t in range(prompt)) / prompt
   assert common.train_flops_per_token(cfg, prompt) == pytest.approx(3 * per_token)
+  # Prefill projects only the last position to the vocabulary: the other P - 1 skip 2 D V each.
+  head = 2 * cfg.d_model * cfg.vocab_size
+  prefill = batch * (prompt * per_token - (prompt - 1) * head)
+  assert common.causal_forward_flops(cfg, batch, prompt, last_logits_only=True) == pytest.approx(prefill)
 
 
 def test_bracket_peak_takes_the_max_and_warns_on_a_moving_peak(capsys):
