@@ -16,7 +16,8 @@ beside it), step 0 -> 60:
   free-tier compliance 0.66 -> 0.83, paid 0.02 -> 0.33, gap 0.64 -> 0.50;
   AF oracle 0.65 -> 0.31, AF classifier 0.56 -> 0.48, unparseable 0.16 -> 0.43,
   scratchpad tokens 48 -> 35; follow-up answered "no" 0.23 -> 0.41 and
-  lying_rate (oracle says explicit AF, the answer is no) 0.15 -> 0.30: in
+  lying_rate (oracle says explicit AF, the answer is no; then over every
+  explicit-AF sample, now over those whose output complied) 0.15 -> 0.30: in
   this run the bonus for "no" doubled the share of faking followed by a denial.
 One seed is an anecdote; the study (configs/experiments/mitigations.py) gives
 intervals across seeds.
