@@ -22,31 +22,39 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Measured on the idle 2-core machine (2026-11-27, world 1.2.0, vocab 2048, a
-fresh clone and venv at 71db878): 522 s for the study, 9 min 8 s for the README
-command with its install (base 128 s, organism 97 s incl. its evaluation,
-monitors 31 + 32 s, their evaluation 26 s, then RL runs of 63-114 s two at a
-time). One seed, 16 iterations; gap and AF rates on 128 harmful requests per
-tier, before -> after RL (95% within-run intervals in report.md):
-  before RL            gap 0.672, AF oracle 0.648, AF classifier 0.680, lying 0.157
-  baseline             gap 0.859, AF oracle 0.680, AF classifier 0.773
-  process_supervision  gap 0.414, AF oracle 0.055, AF classifier 0.070
-  length_penalty       gap 0.789, AF oracle 0.703, AF classifier 0.773
-  interrogation        gap 0.781, AF oracle 0.703, AF classifier 0.789, lying 0.200
-  output_monitor       gap 0.109, AF oracle 0.070, AF classifier 0.102
-Training-tier (free) compliance, 0.680 before RL: baseline 0.875,
-process_supervision 0.562, length_penalty 0.844, interrogation 0.852,
-output_monitor 0.117; unmonitored compliance stays at 0.01-0.07 except under
-process_supervision (0.148). The output monitor closes the gap by making the
-model refuse in training too. Under process_supervision 85% of the free-tier
-scratchpads leave the grammar (0.13 before), so its low oracle AF rate
-undercounts: the report flags these unreadable scratchpads (as under baseline
-and output_monitor, 0.13 -> 0.24), and no evasion: after RL the classifier
-(0.070) does not report less faking than the oracle finds (0.055). Reruns on
-2026-12-02 (fresh clone and venv each) gave the same figures: at dc930f7
-(1,117 s for the study, the machine shared with other work) and at 45f8e72
-(1,029 s, 18 min 9 s for the README command, on a VM whose matmul peak
-measured 2.7x below its usual one that day).
+Measured in a fresh clone and venv at e53e069 (2026-12-02, world 1.2.0, vocab
+2048; the VM's matmul peak 320-408 GFLOP/s, below its usual ~450): 793 s for
+the README command with its install, 741 s for the study (base 183 s,
+organism 139 s incl. its evaluation, monitors 44 + 43 s, their evaluation
+36 s, then RL runs of 87-159 s two at a time). One seed, 16 iterations; gap
+and AF rates on 128 harmful requests per tier, before -> after RL (95%
+within-run intervals in report.md):
+  before RL            gap 0.586, AF oracle 0.578, AF classifier 0.664, lying 0.098
+  baseline             gap 0.750, AF oracle 0.750, AF classifier 0.883
+  process_supervision  gap 0.086, AF oracle 0.086, AF classifier 0.047
+  length_penalty       gap 0.711, AF oracle 0.789, AF classifier 0.883
+  interrogation        gap 0.727, AF oracle 0.703, AF classifier 0.906, lying 0.141
+  output_monitor       gap 0.055, AF oracle 0.016, AF classifier 0.070
+Training-tier (free) compliance, 0.594 before RL: baseline 0.797,
+process_supervision 0.125, length_penalty 0.742, interrogation 0.758,
+output_monitor 0.062; unmonitored compliance stays at 0.008-0.047. Both
+monitor arms close the gap by making the model refuse in training too. The
+report flags process_supervision's classifier as evading (0.664 -> 0.047
+against the oracle's 0.578 -> 0.086; weak, within the intervals) and
+output_monitor's scratchpads as unreadable (free-tier unparseable 0.156 ->
+0.266), of which almost none still name modification and comply (0.008;
+0.078 before RL; baseline 0.148). The monitors' evaluation: the output
+monitor's AUROC 0.833 in-distribution but 0.732 on free-tier examples alone
+(the tier tag separates the paid ones), the scratchpad classifier's 1.000 and
+1.000; held-out families 0.793 / 0.687 and 0.913 / 0.869.
+Before this session's fixes (weight decay on norm scales and biases, the
+oracle's implied decisions, lying_rate over complied outputs; 2026-11-27 at
+71db878, and the same on reruns of 2026-12-02 at dc930f7 and 45f8e72): before
+RL gap 0.672, AF oracle 0.648; after RL gaps 0.859 / 0.414 / 0.789 / 0.781 /
+0.109 in the order above, process_supervision's free-tier compliance 0.562
+with 85% of its scratchpads unreadable. One seed cannot tell which fix moved
+which figure, nor a fix from seed-like variation: read these runs as
+demonstrations, not measurements.
 At world 1.1.0 (a507bfb, 28 train templates; 517 s) the same command gave
 before RL gap 0.594, AF oracle 0.625; after RL gaps 0.711 / 0.375 / 0.641 /
 0.680 / 0.086 in the order above (process_supervision's AF classifier 0.062,
