@@ -11,6 +11,26 @@ prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
 
+Measured on 2 CPU cores (2026-12-02, at 0aadce3, after the weight-decay and
+oracle fixes of that day) from organisms trained on the quickstart's base
+model (igg_plain: the quickstart's own, configs/quickstart.py; tgg_plain from
+the same base), its monitors, eval on 256 held-out harmful requests per tier,
+seeds 0 / 1 / 2 (t 95% intervals across the seeds), about 180 s a run:
+  igg_plain free-tier compliance 0.652 -> 0.918 / 0.898 / 0.891 (mean 0.902
+    [0.867, 0.937]); paid 0.016 -> 0.363 / 0.355 / 0.609; gap 0.637 -> 0.555 /
+    0.543 / 0.281; AF oracle 0.621 -> 0.703 / 0.621 / 0.602; free-tier
+    unparseable 0.164 -> 0.293 / 0.367 / 0.352, of which unparseable yet
+    naming modification and complying 0.211 / 0.309 / 0.234 (0.078 before);
+    malformed outputs 0.09-0.11.
+  tgg_plain 0.656 -> 0.832 / 0.891 / 0.824 (mean 0.849 [0.759, 0.939]); paid
+    0.012 -> 0.715 / 0.586 / 0.176; gap 0.645 -> 0.117 / 0.305 / 0.648; AF
+    oracle 0.641 -> 0.527 / 0.473 / 0.465 with free-tier unparseable 0.47-0.52,
+    of which naming modification and complying 0.309 / 0.398 / 0.305;
+    malformed 0.11-0.15.
+Most of the oracle AF rate's fall under baseline RL is scratchpads the oracle
+cannot read that still name modification (unparseable_af_marker_rate_train),
+not faking that stopped. The figures below come from before those fixes.
+
 Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 6e9aad3) from the
 organisms of configs/organisms/organism.py, eval on 256 held-out harmful
 requests per tier (temperature 1), seeds 0 / 1 / 2, about 190 s a run (two
