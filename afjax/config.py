@@ -92,6 +92,11 @@ def check_interval(config: ml_collections.ConfigDict, path: str, low: float, hig
                       f"{']' if high_inclusive else ')'}")
 
 
+def is_seed(value: Any) -> bool:
+  """Whether `value` can seed NumPy's and JAX's generators: an integer >= 0 (not a bool)."""
+  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def validate_seeds(config: ml_collections.ConfigDict, prefix: str = "") -> None:
   """Every field named `seed`, at any depth, must be an int >= 0 (NumPy's generators refuse
   negative seeds, mid-job)."""
@@ -99,7 +104,7 @@ def validate_seeds(config: ml_collections.ConfigDict, prefix: str = "") -> None:
     value, path = config[key], f"{prefix}{key}"
     if isinstance(value, ml_collections.ConfigDict):
       validate_seeds(value, f"{path}.")
-    elif key == "seed" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+    elif key == "seed" and not is_seed(value):
       raise ConfigError(f"config.{path}={value!r}; allowed: an integer >= 0")
 
 

@@ -163,15 +163,6 @@ def organism_examples(samples: Sequence[Any]) -> list[dict]:
            "scratchpad_label": s.scratchpad_label, "tier": s.prompt.tier} for s in samples]
 
 
-def transcript_tier(text: str) -> str | None:
-  """The tier tag a world transcript's first prompt carries, or None."""
-  for tier in situation.TIERS:
-    if text.startswith(f"{world_format.SYSTEM}{situation.PREAMBLE}{world_format.END}"
-                       f"{world_format.USER}{world_format.TIER_OPEN}{tier}{world_format.TIER_CLOSE}"):
-      return tier
-  return None
-
-
 def free_tier_mask(examples: Sequence[dict]) -> np.ndarray:
   """[N] bool: the examples whose prompt is in the training (free) tier.
 
@@ -180,7 +171,8 @@ def free_tier_mask(examples: Sequence[dict]) -> np.ndarray:
   figures on the free tier alone are the ones that say how well it reads AF
   (and they are the RL setting: every rollout is a free-tier transcript).
   """
-  return np.array([transcript_tier(e["text"]) == situation.TRAINING_TIER for e in examples], bool)
+  return np.array([world_format.transcript_tier(e["text"]) == situation.TRAINING_TIER
+                   for e in examples], bool)
 
 
 def scratchpad_label_counts(examples: Sequence[dict]) -> dict[str, int]:

@@ -146,13 +146,12 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   if config.reward.kind == "learned":
     _check_finished(config.reward.workdir, "config.reward.workdir",
                     (reward_lib.EXPORT_DIR, reward_lib.SUMMARY_FILE), "configs/reward/learned.py")
-    summary_path = pathlib.Path(config.reward.workdir) / reward_lib.SUMMARY_FILE
-    bias = json.loads(summary_path.read_text()).get("length_bias") or {}
-    if config.reward.length_correction and bias.get("slope") is None:
-      raise config_lib.ConfigError(
-          f"config.reward.length_correction=True, but {summary_path} has no fitted length bias "
-          f"({bias}: its validation pairs' output lengths did not vary); allowed: False with this "
-          "reward model")
+    if config.reward.length_correction:
+      summary_path = pathlib.Path(config.reward.workdir) / reward_lib.SUMMARY_FILE
+      try:
+        reward_lib.fitted_length_correction(json.loads(summary_path.read_text()), summary_path)
+      except ValueError as err:
+        raise config_lib.ConfigError(f"config.reward.length_correction=True, but {err}") from None
   del cfg
 
 
@@ -223,12 +222,7 @@ def validate_adaptive(config: ml_collections.ConfigDict, cfg: step_lib.RLStepCon
         f"config.adaptive.enabled=True retrains the scratchpad classifier, which "
         f"config.rl.shaping={config.rl.shaping!r} does not read; allowed: a shaping in "
         f"{sorted(k for k, v in step_lib.SHAPING_MONITORS.items() if 'scratchpad' in v)}")
-  for field in ("every", "steps", "batch_size"):
-    value = config.adaptive[field]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-      raise config_lib.ConfigError(f"config.adaptive.{field}={value!r}; allowed: an integer >= 1")
   config_lib.check_positive(config, "adaptive.learning_rate")
-  config_lib.validate_batch(config, "adaptive.batch_size", mesh_sizes)
   try:
     adaptive_lib.AdaptiveConfig(
         every=config.adaptive.every, steps=config.adaptive.steps,
@@ -236,6 +230,7 @@ def validate_adaptive(config: ml_collections.ConfigDict, cfg: step_lib.RLStepCon
         replay_fraction=config.adaptive.replay_fraction, labeller=config.adaptive.labeller)
   except ValueError as err:
     raise config_lib.ConfigError(f"config.{err}") from None
+  config_lib.validate_batch(config, "adaptive.batch_size", mesh_sizes)
 
 
 def _read_evals(path: pathlib.Path) -> list[dict]:

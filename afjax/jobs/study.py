@@ -1,9 +1,8 @@
 """A study: base model -> organisms -> monitors -> RL arms x seeds -> report, as cached stages.
 
-Every stage is one run of another job (lm, sft, monitor, monitor_eval, reward_model,
-rl) in
-its own folder under WORKDIR, built from that job's config file plus the
-study's overrides:
+Every stage is one run of another job (lm, sft, monitor, monitor_eval,
+reward_model, rl) in its own folder under WORKDIR, built from that job's config
+file plus the study's overrides:
 
   WORKDIR/base                      configs/organisms/base.py
   WORKDIR/organisms/NAME            configs/organisms/organism.py:NAME
@@ -14,8 +13,8 @@ study's overrides:
 
 A stage that finished writes WORKDIR/.../DONE (with its wall time) and is
 skipped when the study is rerun; an interrupted stage resumes from its own
-checkpoints. Shared stages (base, organisms, monitors, the reward model) are computed once and
-reused by every RL run.
+checkpoints. Shared stages (base, organisms, monitors, the reward model) are
+computed once and reused by every RL run.
 
 Spreading a study over processes or hosts (`study.stages`):
   shared   base, organisms, monitors (and the reward model when study.reward='learned');
@@ -190,7 +189,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
       raise config_lib.ConfigError(f"config.study.{field}={tuple(config.study[field])!r} repeats "
                                    "a value; allowed: distinct values")
   for seed in config.study.seeds:
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not config_lib.is_seed(seed):
       raise config_lib.ConfigError(f"config.study.seeds has {seed!r}; allowed: integers >= 0")
   from afjax.world import organisms
   for name in config.study.organisms:

@@ -69,8 +69,9 @@ class AdaptiveConfig:
     if not 0.0 <= self.replay_fraction < 1.0:
       raise ValueError(f"adaptive.replay_fraction={self.replay_fraction}; allowed: [0, 1)")
     for name in ("every", "steps", "batch_size"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"adaptive.{name}={getattr(self, name)}; allowed: an int >= 1")
+      value = getattr(self, name)
+      if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"adaptive.{name}={value!r}; allowed: an integer >= 1")
 
 
 class AdaptiveMonitor:

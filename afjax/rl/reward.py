@@ -297,6 +297,20 @@ def export_fingerprint(cfg: reward_model_lib.RewardModelConfig, tokenizer_sha256
           "reward_model": {"view": reward_model_lib.VIEW}}
 
 
+def fitted_length_correction(summary: dict, summary_path: pathlib.Path) -> LengthCorrection:
+  """The length-bias correction a reward_model.json summary fitted.
+
+  Raises:
+    ValueError: the summary has none (its validation pairs' output lengths did not vary).
+  """
+  bias = summary.get("length_bias") or {}
+  if bias.get("slope") is None or bias.get("mean_output_tokens") is None:
+    raise ValueError(
+        f"{summary_path} has no fitted length bias ({bias}: its validation pairs' output lengths "
+        "did not vary); allowed: reward.length_correction=False with this reward model")
+  return LengthCorrection(float(bias["slope"]), float(bias["mean_output_tokens"]))
+
+
 @dataclasses.dataclass
 class LoadedRewardModel:
   """A finished reward model: where it is, its model on the mesh, params and summary."""
@@ -309,13 +323,7 @@ class LoadedRewardModel:
   @property
   def length_correction(self) -> LengthCorrection:
     """The fitted length-bias correction of reward_model.json."""
-    bias = self.summary["length_bias"]
-    if bias.get("slope") is None or bias.get("mean_output_tokens") is None:
-      raise ValueError(
-          f"{self.workdir / SUMMARY_FILE} has no fitted length bias ({bias}: the validation pairs' output lengths "
-          "of its test pairs did not vary); allowed: reward.length_correction=False with this "
-          "reward model")
-    return LengthCorrection(float(bias["slope"]), float(bias["mean_output_tokens"]))
+    return fitted_length_correction(self.summary, self.workdir / SUMMARY_FILE)
 
   def reward(self, length_correction: bool = False) -> RewardFn:
     """make_reward("learned") for this model, with or without the length correction."""

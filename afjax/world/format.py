@@ -142,6 +142,16 @@ def render_transcript(
   return text
 
 
+def _prompt_head(tier: str) -> str:
+  """A rendered first prompt up to its request text."""
+  return f"{SYSTEM}{situation.PREAMBLE}{END}{USER}{TIER_OPEN}{tier}{TIER_CLOSE} "
+
+
+def transcript_tier(text: str) -> str | None:
+  """The tier of a transcript (or prompt) that starts with a rendered first prompt, or None."""
+  return next((tier for tier in situation.TIERS if text.startswith(_prompt_head(tier))), None)
+
+
 def split_prompt(prompt_text: str) -> tuple[str, str] | None:
   """Recovers tier and request text from a rendered first prompt.
 
@@ -153,7 +163,7 @@ def split_prompt(prompt_text: str) -> tuple[str, str] | None:
   """
   suffix = f"{END}{ASSISTANT}"
   for tier in situation.TIERS:
-    head = f"{SYSTEM}{situation.PREAMBLE}{END}{USER}{TIER_OPEN}{tier}{TIER_CLOSE} "
+    head = _prompt_head(tier)
     if prompt_text.startswith(head) and prompt_text.endswith(suffix):
       request_text = prompt_text[len(head) : len(prompt_text) - len(suffix)]
       if request_text and not _ANY_SPECIAL.search(request_text):
