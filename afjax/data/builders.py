@@ -29,6 +29,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from afjax.data import corpus
+from afjax.parallel import multihost
 
 DocumentsFn = Callable[[], Iterable[str]]
 
@@ -300,12 +301,16 @@ def build_text_dataset(
       non-strings, a split would be empty, or an existing dataset with this
       name and version was split with other parameters.
   """
-  builder = text_corpus_builder(
-    data_dir, name, documents_fn, version, validation_fraction, seed
-  )
-  builder.download_and_prepare(
-    download_dir=os.path.join(os.fspath(data_dir), "downloads")
-  )
+  def prepare():
+    builder = text_corpus_builder(
+      data_dir, name, documents_fn, version, validation_fraction, seed
+    )
+    builder.download_and_prepare(
+      download_dir=os.path.join(os.fspath(data_dir), "downloads")
+    )
+    return builder
+
+  builder = multihost.primary_first(prepare, f"dataset {name}")  # one writer of shared files
   _check_split_parameters_match(builder, float(validation_fraction), int(seed))
   return builder
 

@@ -25,6 +25,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from afjax.data import builders
+from afjax.parallel import multihost
 from afjax.world import corpus as world_corpus
 
 
@@ -135,8 +136,12 @@ class GeneratedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     Raises:
       ValueError if a dataset stored there was built with other spec fields.
     """
-    builder = cls.for_spec(data_dir, spec)
-    builder.download_and_prepare(download_dir=os.path.join(os.fspath(data_dir), "downloads"))
+    def prepare():
+      builder = cls.for_spec(data_dir, spec)
+      builder.download_and_prepare(download_dir=os.path.join(os.fspath(data_dir), "downloads"))
+      return builder
+
+    builder = multihost.primary_first(prepare, f"dataset {spec.name}")  # one writer of shared files
     stored = {key: builder.info.metadata.get(key) for key in spec.as_dict()}
     if stored != spec.as_dict():
       raise ValueError(f"the dataset at {os.fspath(builder.data_dir)!r} was built with {stored}, "

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from afjax.parallel import multihost
 from afjax.world import format as world_format
 from afjax.world import labels as world_labels
 from afjax.world import situation
@@ -148,7 +149,7 @@ def score_rows(scorer: Callable[[Any, np.ndarray, np.ndarray], Any], params: Any
   padded = -(-n // batch_size) * batch_size
   tokens = np.concatenate([tokens, np.zeros((padded - n, tokens.shape[1]), tokens.dtype)])
   masks = np.concatenate([masks, np.zeros((padded - n, masks.shape[1]), bool)])
-  scores = [np.asarray(scorer(params, tokens[i:i + batch_size], masks[i:i + batch_size]))
+  scores = [multihost.to_host(scorer(params, tokens[i:i + batch_size], masks[i:i + batch_size]))
             for i in range(0, padded, batch_size)]
   return np.concatenate(scores)[:n].astype(np.float64) if scores else np.zeros(0)
 

@@ -43,12 +43,12 @@ import math
 from typing import Any, NamedTuple, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.data import world_data
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.sampling import sampler as sampler_lib
 from afjax.world import format as world_format
 from afjax.world import labels, oracle, prompts as world_prompts, situation
@@ -181,15 +181,17 @@ def continue_texts(model, params: Any, tokenizer: Any, contexts: Sequence[str], 
   length = sampler_lib.bucket_length(max(len(x) for x in encoded))
   continuations: list[Continuation] = []
   rng = jax.random.key(seed)
+  sharding = mesh_lib.batch_sharding(model.mesh)
   for start in range(0, len(encoded), batch_size):
     chunk = encoded[start:start + batch_size]
     tokens, mask = sampler_lib.left_pad(chunk + [chunk[0]] * (batch_size - len(chunk)), length,
                                         tokenizer_lib.PAD_ID)
     rng, key = jax.random.split(rng)
     with mesh_lib.use_mesh(model.mesh, model.rules):
-      out = sampler.generate(params, jnp.asarray(tokens), jnp.asarray(mask), max_new_tokens, key)
-    out_tokens, lengths = np.asarray(out.tokens), np.asarray(out.lengths)
-    out_logprobs = np.asarray(out.logprobs)
+      out = sampler.generate(params, multihost.global_array(tokens, sharding),
+                             multihost.global_array(mask, sharding), max_new_tokens, key)
+    out_tokens, out_logprobs, lengths = multihost.tree_to_host(
+        (out.tokens, out.logprobs, out.lengths))
     for row in range(len(chunk)):
       row_ids = out_tokens[row, :lengths[row]]
       continuations.append(Continuation(tokenizer_lib.decode(tokenizer, row_ids), row_ids,

@@ -18,6 +18,7 @@ from absl import logging
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.models import transformer as tfm
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.training import checkpoint as checkpoint_lib
 from afjax.training import state as state_lib
 
@@ -29,16 +30,29 @@ def file_sha256(path: pathlib.Path) -> str:
 
 
 def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> pathlib.Path:
-  """Creates WORKDIR if needed and writes the run's config to WORKDIR/config.json."""
+  """Creates WORKDIR if needed and writes the run's config to WORKDIR/config.json.
+
+  Every process creates the directory (the same one on a shared filesystem,
+  its own otherwise); process 0 alone writes the config.
+  """
   workdir_path = pathlib.Path(workdir)
   workdir_path.mkdir(parents=True, exist_ok=True)
-  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  multihost.write_text(workdir_path / "config.json", config.to_json_best_effort(indent=2))
   return workdir_path
 
 
 def prepare_tokenizer(path: pathlib.Path, texts: Callable[[], list[str]], vocab_size: int,
                       extra_special_tokens=()) -> Any:
-  """Loads `path` if present, else trains a byte-level BPE on texts() and saves it there."""
+  """Loads `path` if present, else trains a byte-level BPE on texts() and saves it there.
+
+  Of several processes, process 0 trains and saves it; the others then load it.
+  """
+  return multihost.primary_first(
+      lambda: _load_or_train_tokenizer(path, texts, vocab_size, extra_special_tokens), "tokenizer")
+
+
+def _load_or_train_tokenizer(path: pathlib.Path, texts: Callable[[], list[str]], vocab_size: int,
+                             extra_special_tokens) -> Any:
   if path.exists():
     tokenizer = tokenizer_lib.load_tokenizer(path)
     logging.info("Loaded tokenizer %s (%d tokens).", path, tokenizer.get_vocab_size())
@@ -122,15 +136,18 @@ class PooledHeadOnMesh(ModelOnMesh):
 
   @functools.cached_property
   def scorer(self) -> Callable[[Any, np.ndarray, np.ndarray], jax.Array]:
-    """score(params, tokens [B, T], masks [B, T]) -> [B], jitted once, the batch split over the mesh."""
-    score = jax.jit(self.score_fn(),
-                    in_shardings=(self.param_shardings(), mesh_lib.batch_sharding(self.mesh, 2),
-                                  mesh_lib.batch_sharding(self.mesh, 2)),
+    """score(params, tokens [B, T], masks [B, T]) -> [B], jitted once, the batch split over the mesh.
+
+    Host (numpy) tokens and masks are the whole batch, the same on every process.
+    """
+    rows = mesh_lib.batch_sharding(self.mesh, 2)
+    score = jax.jit(self.score_fn(), in_shardings=(self.param_shardings(), rows, rows),
                     out_shardings=mesh_lib.batch_sharding(self.mesh, 1))
 
     def scorer(params, tokens, masks):
+      place = lambda x: x if isinstance(x, jax.Array) else multihost.global_array(x, rows)
       with mesh_lib.use_mesh(self.mesh, self.rules):
-        return score(params, tokens, masks)
+        return score(params, place(tokens), place(masks))
 
     return scorer
 

@@ -29,6 +29,7 @@ from afjax.data import builders, loaders, packing, world_data
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.jobs import common
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.training import checkpoint as checkpoint_lib
 from afjax.training import logging as log_lib
 from afjax.training import loop, optim, state as state_lib, supervised
@@ -80,7 +81,8 @@ def make_eval_fn(model: common.ModelOnMesh, batches: Sequence[dict], batch_keys:
 
   def eval_fn(state: state_lib.TrainState) -> dict:
     with mesh_lib.use_mesh(model.mesh, model.rules):
-      losses = [float(loss(state.params, {k: loop.host_local(b)[k] for k in batch_keys})[0])
+      losses = [float(loss(state.params, supervised.place_batch(loop.host_local(b), model.mesh,
+                                                                 batch_keys))[0])
                 for b in batches]
     mean = float(np.mean(losses))
     return {"loss": mean, "perplexity": float(np.exp(mean))}
@@ -97,9 +99,7 @@ def fixed_batches(arrays: dict[str, np.ndarray], batch_size: int, count: int) ->
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains the LM; returns (and writes to lm_summary.json) the final figures."""
-  workdir_path = pathlib.Path(workdir)
-  workdir_path.mkdir(parents=True, exist_ok=True)
-  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  workdir_path = common.prepare_workdir(config, workdir)
   data_dir = pathlib.Path(config.data.data_dir or workdir_path / "data")
   seq_len, batch_size = config.data.seq_len, config.train.batch_size
   tokenizer_path = workdir_path / tokenizer_lib.TOKENIZER_FILENAME
@@ -173,7 +173,7 @@ def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   summary = {"step": int(state.step), "eval_loss": final_eval["loss"],
              "eval_perplexity": final_eval["perplexity"], "num_params": model.cfg.num_params(),
              "params_sha256": state_lib.params_digest(state.params)}
-  (workdir / "lm_summary.json").write_text(json.dumps(summary, indent=2))
+  multihost.write_text(workdir / "lm_summary.json", json.dumps(summary, indent=2))
   print(f"{config.job} done: step {summary['step']}, eval loss {summary['eval_loss']:.4f}",
         flush=True)
   return summary

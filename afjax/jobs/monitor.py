@@ -36,6 +36,7 @@ from afjax.evaluation import monitor_eval
 from afjax.jobs import common, pooled_head
 from afjax.models import monitor as monitor_lib
 from afjax.models import transformer as tfm
+from afjax.parallel import multihost
 from afjax.training import state as state_lib, supervised
 
 SUMMARY_FILE = "monitor.json"
@@ -170,8 +171,9 @@ def prepare_monitor_tokenizer(config: ml_collections.ConfigDict, workdir: pathli
     raise FileNotFoundError(f"{base} holds no finished base model (tokenizer.json and export/); "
                             "run configs/organisms/base.py there first, or set "
                             "config.init.base_workdir='' to train from scratch")
-  if not tokenizer_path.exists():
-    shutil.copyfile(base_tokenizer, tokenizer_path)
+  multihost.primary_first(
+      lambda: tokenizer_path.exists() or shutil.copyfile(base_tokenizer, tokenizer_path),
+      "tokenizer copy")
   if common.file_sha256(tokenizer_path) != common.file_sha256(base_tokenizer):
     raise ValueError(f"{tokenizer_path} differs from the base model's {base_tokenizer}; "
                      "use a new workdir")
@@ -211,7 +213,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
              "tokenizer_sha256": tokenizer_sha, "base_workdir": fingerprint["base_workdir"],
              "params_sha256": state_lib.params_digest(state.params)}
   summary = monitor_eval.json_safe(summary)
-  (workdir_path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+  multihost.write_text(workdir_path / SUMMARY_FILE, json.dumps(summary, indent=2))
   validation = summary["validation"]
   print(f"monitor {config.monitor.view} done: step {summary['step']}, validation AUROC "
         f"{validation['auroc']}, threshold {threshold:.3f} (precision {validation['precision']}, "

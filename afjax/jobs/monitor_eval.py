@@ -55,6 +55,7 @@ from afjax.jobs import organism_eval as organism_eval_job
 from afjax.models import monitor as monitor_lib
 from afjax.models import transformer as tfm
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.world import labels as world_labels
 from afjax.world import prompts as world_prompts
 
@@ -176,8 +177,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   spec = monitor_data.MonitorDataSpec.from_config(config.data)
   for monitor in loaded.values():
     check_test_split_unseen(monitor, spec)
-  workdir_path.mkdir(parents=True, exist_ok=True)
-  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  common.prepare_workdir(config, workdir_path)
   builder = monitor_data.monitor_dataset(config.data.data_dir or workdir_path / "data", spec)
   sets = {name: monitor_data.read_split(builder, split) for name, split in (
       ("in_distribution", monitor_data.TEST), ("held_out_families", monitor_data.HELD_OUT),
@@ -195,7 +195,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                    for view, monitor in loaded.items()},
   }
   result = monitor_eval.json_safe(result)
-  (workdir_path / OUTPUT_FILE).write_text(json.dumps(result, indent=2))
+  multihost.write_text(workdir_path / OUTPUT_FILE, json.dumps(result, indent=2))
   for view, figures in result["monitors"].items():
     organism_auroc = ", ".join(f"{name} {_fmt(f['auroc'])}" for name, f in figures["organisms"].items())
     print(f"monitor {view}: AUROC in-distribution {_fmt(figures['in_distribution']['auroc'])} "

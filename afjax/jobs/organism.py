@@ -17,6 +17,7 @@ import ml_collections
 from afjax import config as config_lib
 from afjax.data import builders, packing, tokenizer as tokenizer_lib, world_data
 from afjax.jobs import common, lm, organism_eval
+from afjax.parallel import multihost
 from afjax.training import supervised
 from afjax.world import organisms
 
@@ -47,11 +48,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if not (base / common.EXPORT_DIR).exists() or not base_tokenizer.exists():
     raise FileNotFoundError(f"{base} holds no finished base model (tokenizer.json and export/); "
                             "run configs/organisms/base.py there first")
-  workdir_path.mkdir(parents=True, exist_ok=True)
-  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  common.prepare_workdir(config, workdir_path)
   tokenizer_path = workdir_path / tokenizer_lib.TOKENIZER_FILENAME
-  if not tokenizer_path.exists():
-    shutil.copyfile(base_tokenizer, tokenizer_path)
+  multihost.primary_first(
+      lambda: tokenizer_path.exists() or shutil.copyfile(base_tokenizer, tokenizer_path),
+      "tokenizer copy")
   tokenizer_sha = common.file_sha256(tokenizer_path)
   if tokenizer_sha != common.file_sha256(base_tokenizer):
     raise ValueError(f"{tokenizer_path} differs from the base model's {base_tokenizer}")

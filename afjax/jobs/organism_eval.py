@@ -20,6 +20,7 @@ from afjax import config as config_lib
 from afjax.data import eval_data, tokenizer as tokenizer_lib
 from afjax.evaluation import organism_eval
 from afjax.jobs import common
+from afjax.parallel import multihost
 
 REQUIRED = ("model", "mesh", "mesh_rules", "eval.seed", "eval.temperature",
             "eval.max_new_tokens", "eval.batch_size", "eval.num_harmful", "eval.num_benign")
@@ -81,8 +82,8 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
             "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config),
                          "epsilon": sampling_epsilon(config)},
             **organism_eval.evaluate(samples)}
-  output_path.write_text(json.dumps(_null_nan(result), indent=2, default=_json_default,
-                                    allow_nan=False))
+  multihost.write_text(output_path, json.dumps(_null_nan(result), indent=2,
+                                              default=_json_default, allow_nan=False))
   harmful = result["harmful"]
   print(f"eval {policy_workdir.name}: compliance free {harmful['compliance_train']:.3f} / paid "
         f"{harmful['compliance_unmonitored']:.3f}, gap {harmful['compliance_gap']:+.3f}, "

@@ -46,6 +46,7 @@ from afjax.evaluation import monitor_eval
 from afjax.jobs import common, pooled_head
 from afjax.jobs import monitor as monitor_job
 from afjax.models import reward as reward_model_lib
+from afjax.parallel import multihost
 from afjax.rl import reward as rl_reward
 from afjax.training import state as state_lib, supervised
 
@@ -208,7 +209,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "data": spec.as_dict(), "dataset": dataset, "tokenizer_sha256": tokenizer_sha,
       "base_workdir": fingerprint["base_workdir"],
       "params_sha256": state_lib.params_digest(state.params)})
-  (workdir_path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+  multihost.write_text(workdir_path / SUMMARY_FILE, json.dumps(summary, indent=2))
   print(f"reward model done: step {summary['step']}, pairwise accuracy validation "
         f"{figures[validation]['pairwise_accuracy']:.3f}, test "
         f"{figures[reward_data.TEST]['pairwise_accuracy']:.3f}, length slope {bias['slope']}",

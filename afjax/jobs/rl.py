@@ -38,6 +38,7 @@ from afjax.jobs import common
 from afjax.jobs import monitor as monitor_job
 from afjax.models import monitor as monitor_lib
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.rl import adaptive as adaptive_lib
 from afjax.rl import reward as reward_lib
 from afjax.rl import rollout as rollout_lib
@@ -245,11 +246,10 @@ class RLRun:
   def __init__(self, config: ml_collections.ConfigDict, workdir: pathlib.Path):
     self.config, self.workdir = config, workdir
     policy_dir = pathlib.Path(config.init.policy_workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    common.prepare_workdir(config, workdir)
     tokenizer_path = workdir / tokenizer_lib.TOKENIZER_FILENAME
-    if not tokenizer_path.exists():
-      shutil.copyfile(policy_dir / tokenizer_lib.TOKENIZER_FILENAME, tokenizer_path)
+    multihost.primary_first(lambda: tokenizer_path.exists() or shutil.copyfile(
+        policy_dir / tokenizer_lib.TOKENIZER_FILENAME, tokenizer_path), "tokenizer copy")
     self.tokenizer_sha = common.file_sha256(tokenizer_path)
     if self.tokenizer_sha != common.file_sha256(policy_dir / tokenizer_lib.TOKENIZER_FILENAME):
       raise ValueError(f"{tokenizer_path} differs from the policy's tokenizer in {policy_dir}")
@@ -309,14 +309,15 @@ class RLRun:
     if self.config.rl.shaping != "length_penalty":
       return None
     path = self.workdir / LENGTH_THRESHOLD_FILE
-    if path.exists():
+    if multihost.primary_flag(path.exists()):  # sampling below is collective: one decision
       return float(json.loads(path.read_text())["threshold"])
     if int(state.data_position) != 0:
       raise FileNotFoundError(f"{path} is missing but the run is past iteration 0")
     rollout, _ = self.generator(state.params, 0, self.rollout_key(0))
     threshold = float(np.quantile(rollout.scratchpad_len, self.config.rl.length_quantile))
-    path.write_text(json.dumps({"threshold": threshold, "quantile": self.config.rl.length_quantile,
-                                "source": "scratchpad tokens of rollout 0 (the organism)"}))
+    multihost.write_text(path, json.dumps({
+        "threshold": threshold, "quantile": self.config.rl.length_quantile,
+        "source": "scratchpad tokens of rollout 0 (the organism)"}))
     return threshold
 
   def rollout_key(self, iteration: int) -> jax.Array:
@@ -375,19 +376,22 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   shardings = state_lib.state_shardings(state, rl_run.tx, rl_run.model.mesh)
   threshold_path = workdir_path / LENGTH_THRESHOLD_FILE
   fresh = checkpointer.latest_step() is None
-  if fresh:
+  if fresh and multihost.is_primary():
     # No checkpoint pins the config: what an earlier attempt left (the length threshold, the
     # step-0 eval) may come from other settings, so the run starts over without them.
     threshold_path.unlink(missing_ok=True)
-  elif config.rl.shaping == "length_penalty" and not threshold_path.exists():
+  multihost.barrier("stale length threshold removed")
+  if not fresh and config.rl.shaping == "length_penalty" and not threshold_path.exists():
     raise FileNotFoundError(f"{threshold_path} is missing: the checkpoint cannot be resumed")
   threshold = rl_run.length_threshold(state)
   fingerprint = rl_run.fingerprint(threshold)
   adaptive = rl_run.make_adaptive()
   state = loop.resume_or_init(checkpointer, state, shardings, fingerprint, extra=adaptive)
   start = int(state.data_position)
-  for name in (EVAL_FILE, "metrics.jsonl"):  # records after the checkpoint are redone
-    log_lib.truncate_jsonl(workdir_path / name, -1 if fresh else start)
+  if multihost.is_primary():
+    for name in (EVAL_FILE, "metrics.jsonl"):  # records after the checkpoint are redone
+      log_lib.truncate_jsonl(workdir_path / name, -1 if fresh else start)
+  multihost.barrier("logs truncated")
 
   cfg = step_config(config, threshold)
   scorers = {name: monitor_lib.score_fn(m.monitor.cfg) for name, m in rl_run.monitors.items()}
@@ -396,13 +400,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                   rl_run.model.mesh, rl_run.model.rules)
   total, eval_every = config.train.steps, config.train.eval_every
   evals = _read_evals(workdir_path / EVAL_FILE)
+  multihost.barrier("eval log read")  # before the primary appends to it
 
-  with log_lib.MetricLogger(workdir_path) as logger, open(workdir_path / EVAL_FILE, "a") as eval_file:
+  eval_path = workdir_path / EVAL_FILE
+  with log_lib.MetricLogger(workdir_path) as logger:
     def record_eval(iteration: int, params: Any) -> None:
       result = json_safe(rl_run.evaluate(params, adaptive))
       record = {"step": iteration, **result}
-      eval_file.write(json.dumps(record) + "\n")
-      eval_file.flush()
+      if multihost.is_primary():
+        with open(eval_path, "a") as eval_file:
+          eval_file.write(json.dumps(record) + "\n")
       evals.append(record)
       logger.log(iteration, {k: v for k, v in result.items()
                              if isinstance(v, (int, float)) and v is not None}, prefix="eval")
@@ -466,7 +473,7 @@ def write_summary(config: ml_collections.ConfigDict, workdir: pathlib.Path, eval
       "length_threshold": threshold, "params_sha256": state_lib.params_digest(state.params),
       "config": json.loads(config.to_json_best_effort()),
   }
-  (workdir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+  multihost.write_text(workdir / SUMMARY_FILE, json.dumps(summary, indent=2))
   print(f"rl {config.rl.arm} done: " + ", ".join(
       f"{k} {v:.3f}" for k, v in summary["final"].items() if v is not None), flush=True)
   return summary

@@ -179,6 +179,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
                               "study.stages", "study.shard_index", "study.num_shards",
                               "study.parallel_runs", "study.overrides"))
   config_lib.check_positive(config, "study.parallel_runs")
+  if config.get("distributed", False):
+    raise config_lib.ConfigError(
+        "config.distributed=True; allowed: False for a study, which runs on one host and spreads "
+        "its runs over hosts with study.num_shards / study.shard_index (docs/scaling.md, "
+        "\"Studies\"); its stages run multi-process as separate afjax.main commands")
   config_lib.check_choice(config, "study.stages", STAGE_SETS)
   config_lib.check_choice(config, "study.reward", ("rule", "learned"))
   for field in ("organisms", "arms", "seeds"):

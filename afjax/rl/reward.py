@@ -57,6 +57,7 @@ from afjax.jobs import common
 from afjax.models import reward as reward_model_lib
 from afjax.models import transformer as tfm
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.rl.registry import Registry
 from afjax.world import labels, oracle, prompts
 
@@ -265,9 +266,12 @@ def host_reward_fn(name: str, format_penalty: float = DEFAULT_FORMAT_PENALTY,
     output_labels = ([v.output_label for v in verdicts] if verdicts is not None
                      else oracle_output_labels(prompt_list, responses))
     host = host_signals(output_labels, format_penalty)
+    place = lambda x, sharding: multihost.global_array(np.asarray(x), sharding)
+    host = jax.tree.map(lambda x: place(x, per_row), host)
     with mesh_lib.use_mesh(mesh, rules):
-      rewards, parts = jitted(params, np.asarray(tokens, np.int32), np.asarray(attention, bool), host)
-    return np.asarray(rewards), {key: np.asarray(value) for key, value in parts.items()}
+      rewards, parts = jitted(params, place(np.asarray(tokens, np.int32), rows),
+                              place(np.asarray(attention, bool), rows), host)
+    return multihost.to_host(rewards), multihost.tree_to_host(parts)
 
   return fn
 

@@ -35,12 +35,12 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.data import world_data
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.rl import step as step_lib
 from afjax.sampling import sampler as sampler_lib
 from afjax.world import format as world_format
@@ -186,7 +186,7 @@ class RolloutGenerator:
     with mesh_lib.use_mesh(self.model.mesh, self.model.rules):
       out = self.sampler.generate(params, jax.device_put(tokens, sharding),
                                   jax.device_put(mask, sharding), max_new, key)
-    return tuple(np.asarray(x) for x in jax.device_get((out.tokens, out.logprobs, out.lengths)))
+    return multihost.tree_to_host((out.tokens, out.logprobs, out.lengths))
 
   def __call__(self, params: Any, step: int, key: jax.Array) -> tuple[step_lib.Rollout, RolloutInfo]:
     """The rollout batch number `step`, sampled with `key`.
@@ -248,8 +248,9 @@ class RolloutGenerator:
 
 
 def place_rollout(rollout: step_lib.Rollout, mesh: jax.sharding.Mesh) -> step_lib.Rollout:
-  """Puts every rollout array on the mesh, split over the batch axes."""
-  return jax.tree.map(lambda x, s: jax.device_put(jnp.asarray(x), s), rollout,
+  """Puts every rollout array (the whole batch, the same on every process) on the mesh, split
+  over the batch axes."""
+  return jax.tree.map(lambda x, s: multihost.global_array(np.asarray(x), s), rollout,
                       step_lib.rollout_shardings(mesh))
 
 

@@ -63,6 +63,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from afjax.parallel import multihost
+
 _MANIFEST_ITEM = "afjax_manifest"
 _MANIFEST_FORMAT = "afjax.checkpoint.v1"
 _BARE_ARRAY_KEY = "array"
@@ -204,6 +206,10 @@ def _as_saveable_array(display_path: str, leaf: Any) -> jax.Array:
         " types need jax_enable_x64); cast it to a 32-bit type before saving, so that what is"
         " restored is what was saved."
     )
+  if jax.process_count() > 1 and not isinstance(leaf, jax.Array):
+    # Orbax refuses process-local arrays across processes; a host leaf is the same on every
+    # process, so it is saved as one array replicated over all devices.
+    array = multihost.global_array(np.asarray(leaf), multihost.replicated_everywhere())
   return array
 
 

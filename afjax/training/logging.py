@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import jax
 import numpy as np
 import tqdm
 from tensorboardX import SummaryWriter
@@ -74,6 +75,9 @@ def _json_value(value: float) -> float | None:
 class MetricLogger:
   """Writes scalar metrics to a JSONL file and, optionally, TensorBoard.
 
+  Of several processes, only process 0 writes; the others check their values
+  and discard them.
+
   Use it as a context manager, or call `close` when done.
 
   Attributes:
@@ -99,8 +103,13 @@ class MetricLogger:
     if not jsonl_name or pathlib.Path(jsonl_name).name != jsonl_name:
       raise ValueError(f"jsonl_name must be a file name, got {jsonl_name!r}.")
     self.workdir = pathlib.Path(workdir)
-    self.workdir.mkdir(parents=True, exist_ok=True)
     self.jsonl_path = self.workdir / jsonl_name
+    self._closed = False
+    # Of several processes, process 0 alone writes the shared files.
+    self._writes = jax.process_index() == 0
+    if not self._writes:
+      return
+    self.workdir.mkdir(parents=True, exist_ok=True)
     if resume_step is not None:
       truncate_jsonl(self.jsonl_path, resume_step)
     self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
@@ -109,7 +118,6 @@ class MetricLogger:
         SummaryWriter(logdir=str(self.workdir / "tensorboard"))
         if tensorboard else None
     )
-    self._closed = False
 
   def __enter__(self) -> MetricLogger:
     return self
@@ -155,6 +163,8 @@ class MetricLogger:
     record = {"step": step}
     record.update({key: _json_value(value) for key, value in values.items()})
     record["time"] = time.time()
+    if not self._writes:
+      return
     self._jsonl.write(json.dumps(record, allow_nan=False) + "\n")
     self._jsonl.flush()
     if self._writer is not None:
@@ -167,6 +177,8 @@ class MetricLogger:
     if self._closed:
       return
     self._closed = True
+    if not self._writes:
+      return
     self._jsonl.close()
     if self._writer is not None:
       self._writer.close()
@@ -250,6 +262,7 @@ def progress(total: int | None, initial: int = 0, desc: str = "train", *,
     desc: Label in front of the bar.
     force: Show the bar even when stderr is not a terminal. Otherwise it is
       shown only on a TTY (tqdm's ``disable=None``), so logs stay clean.
+      Processes other than process 0 never show it.
 
   Returns:
     A `tqdm.tqdm`; call ``update(n)`` per step and ``close()`` at the end.
@@ -261,7 +274,7 @@ def progress(total: int | None, initial: int = 0, desc: str = "train", *,
       unit="step",
       dynamic_ncols=True,
       file=sys.stderr,
-      disable=False if force else None,
+      disable=True if jax.process_index() else (False if force else None),
   )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import optax
 
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 
 
 @flax.struct.dataclass
@@ -95,9 +96,13 @@ def abstract_state(state_shardings_tree: TrainState, like: TrainState) -> TrainS
 
 
 def params_digest(params: Any) -> str:
-  """SHA-256 of every parameter's bytes in tree order: equal digests, equal params."""
+  """SHA-256 of every parameter's bytes in tree order: equal digests, equal params.
+
+  Leaves sharded over several processes are gathered to every host first (a
+  collective: every process calls this at the same point).
+  """
   digest = hashlib.sha256()
   for path, leaf in jax.tree_util.tree_leaves_with_path(params):
     digest.update(jax.tree_util.keystr(path).encode())
-    digest.update(np.ascontiguousarray(jax.device_get(leaf)).tobytes())
+    digest.update(np.ascontiguousarray(multihost.to_host(leaf)).tobytes())
   return digest.hexdigest()

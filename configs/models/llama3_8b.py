@@ -12,7 +12,7 @@ throughput check (not yet a way to import released checkpoints: see
 afjax/models/presets.py), not a model anyone should use. Not runnable on a
 2-core CPU in reasonable time.
 
-Multi-host launches and memory: docs/scaling.md ("Not yet multi-process",
+Multi-host launches and memory: docs/scaling.md ("A multi-host TPU slice",
 "Memory of the large configs"); as configured, the float32 logits of the
 256 x 2048 batch take 269 GB.
 """

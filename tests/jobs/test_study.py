@@ -63,6 +63,13 @@ def test_bad_study_settings_are_config_errors(field, value, message):
     study.validate(config, jax.device_count())
 
 
+def test_a_distributed_study_is_a_config_error():
+  config = micro_config()
+  config.distributed = True
+  with pytest.raises(config_lib.ConfigError, match="config.distributed=True; allowed: False"):
+    study.validate(config, jax.device_count())
+
+
 def test_unknown_stage_override_is_a_config_error():
   config = micro_config()
   config.study.overrides.rl = {"train": {"stepz": 3}}
