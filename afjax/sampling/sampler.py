@@ -317,6 +317,8 @@ class Sampler:
     """
     b = last_logits.shape[0]
     prompt_len = cache.k.shape[2] - num_steps
+    # A larger limit would write past the cache, whose updates clamp to its last slot.
+    limit = jnp.minimum(limit, num_steps)
     stop = jnp.asarray(self.cfg.stop_tokens or (-1,), jnp.int32)
     num_layers = self.model_cfg.num_layers
     # Loop-invariant per-layer params (sliced once, outside the loop).

@@ -246,3 +246,20 @@ def test_choose_tokens_draws_what_jax_random_categorical_draws(cfg):
     key = jax.random.key(seed)
     expected = jax.random.categorical(key, smp.filter_logits(logits, cfg), axis=-1)
     np.testing.assert_array_equal(smp.choose_tokens(logits, key, cfg), expected)
+
+
+def test_decode_never_runs_past_its_cache(model_and_params, prompts, samplers):
+  """A limit above the compiled step count stops at the count: the loop does not go on
+  overwriting the cache's last slot (where updates past the end clamp)."""
+  params, sampler = model_and_params[2], samplers["greedy"]
+  tokens, mask = prompts
+
+  steps = smp.bucket_length(12)  # the shapes generate(..., 12) compiled in the tests above
+
+  def decode(limit):
+    state = sampler.prefill(params, tokens, mask, cache_length=tokens.shape[1] + steps)
+    return sampler.decode(params, *state, jax.random.key(0), jnp.int32(limit), num_steps=steps)
+
+  within, past = decode(steps), decode(steps + 40)
+  chex.assert_trees_all_equal(past, within)
+  np.testing.assert_array_equal(past[0].lengths, steps)
