@@ -53,6 +53,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser.add_argument("--scan_unroll", default="",
                       help="comma-separated model.scan_unroll values to compare (default: the "
                            "model's own), each timed after the other")
+  parser.add_argument("--loss_chunk", type=int, default=0,
+                      help="positions per block of the loss's output projection (0: all at once; "
+                           "supervised.chunked_cross_entropy)")
   parser.add_argument("--repeats", type=int, default=5, help="timed steps per model")
   parser.add_argument("--peak_n", type=int, default=2048, help="matmul size of the peak")
   parser.add_argument("--seed", type=int, default=0)
@@ -82,7 +85,7 @@ def random_batch(rng: np.random.Generator, vocab: int, batch: int,
 
 
 def make_step_runner(cfg: tfm.TransformerConfig, batch: int, seq_len: int,
-                     seed: int = 0) -> Callable[[], tuple[Any, Any]]:
+                     seed: int = 0, loss_chunk: int = 0) -> Callable[[], tuple[Any, Any]]:
   """A function running one donated AdamW train step for `cfg` on a fixed random batch."""
   mesh = mesh_lib.make_mesh({"data": -1})
   rules = mesh_lib.DEFAULT_RULES
@@ -90,7 +93,7 @@ def make_step_runner(cfg: tfm.TransformerConfig, batch: int, seq_len: int,
   params = common.random_params(cfg, seed, mesh, rules)
   tx = optim.make_optimizer(config_lib.optimizer_config(), total_steps=1000)
   state = state_lib.create_train_state(params, tx, seed, mesh)
-  step = supervised.make_train_step(lambda p, b: supervised.lm_loss(model, p, b), tx,
+  step = supervised.make_train_step(lambda p, b: supervised.lm_loss(model, p, b, loss_chunk), tx,
                                     state_lib.state_shardings(state, tx, mesh), mesh, rules)
   host_batch = random_batch(np.random.default_rng(seed), cfg.vocab_size, batch, seq_len)
   placed = supervised.place_batch(host_batch, mesh)
@@ -106,7 +109,7 @@ def make_step_runner(cfg: tfm.TransformerConfig, batch: int, seq_len: int,
 def time_train_step(cfg: tfm.TransformerConfig,
                     args: argparse.Namespace) -> tuple[float, list[float]]:
   """(compile_s, step seconds) of the donated AdamW train step for `cfg`."""
-  run_step = make_step_runner(cfg, args.batch, args.seq_len, args.seed)
+  run_step = make_step_runner(cfg, args.batch, args.seq_len, args.seed, args.loss_chunk)
   return common.time_fn(run_step, repeats=args.repeats)
 
 
@@ -134,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   return common.emit_json(NAME, {
       "config": {"preset": args.preset or None, "num_layers": args.num_layers, "vocab": args.vocab,
                  "batch": args.batch, "seq_len": args.seq_len, "dtype": args.dtype,
-                 "repeats": args.repeats},
+                 "repeats": args.repeats, "loss_chunk": args.loss_chunk},
       "matmul_peak_flop_per_s": peak,
       "matmul_peak_spread": spread,
       "results": rows,

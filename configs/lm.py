@@ -32,7 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       validation_fraction=0.1 if test else 0.05, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
       steps=12 if test else 300, batch_size=8 if test else 32, log_every=2 if test else 10,
-      eval_every=6 if test else 100, eval_batches=2 if test else 4))
+      eval_every=6 if test else 100, eval_batches=2 if test else 4, loss_chunk=0))
   config.optimizer = config_lib.optimizer_config(learning_rate=3e-3, warmup_steps=2 if test else 20)
   config.checkpoint = config_lib.checkpoint_config(every=3 if test else 100, keep=3)
   return config

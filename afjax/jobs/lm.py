@@ -50,10 +50,20 @@ def validate_training(config: ml_collections.ConfigDict, num_devices: int) -> No
   if not 0 < config.data.validation_fraction < 1:
     raise config_lib.ConfigError(
         f"config.data.validation_fraction={config.data.validation_fraction}; allowed: in (0, 1)")
+  chunk = loss_chunk(config)
+  if not (isinstance(chunk, int) and not isinstance(chunk, bool) and chunk >= 0):
+    raise config_lib.ConfigError(
+        f"config.train.loss_chunk={chunk!r}; allowed: an integer >= 0 (positions per block of "
+        "the output projection in the loss; 0 = all at once)")
   if config.data.seq_len > config.model.max_seq_len:
     raise config_lib.ConfigError(
         f"config.data.seq_len={config.data.seq_len} exceeds config.model.max_seq_len="
         f"{config.model.max_seq_len}; allowed: <= {config.model.max_seq_len}")
+
+
+def loss_chunk(config: ml_collections.ConfigDict) -> int:
+  """config.train.loss_chunk (supervised.lm_loss), or 0 in configs written before the field."""
+  return config.train.get("loss_chunk", 0)
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
@@ -70,13 +80,13 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
 
 
 def make_eval_fn(model: common.ModelOnMesh, batches: Sequence[dict], batch_keys: Sequence[str],
-                 params_sharding: Any) -> Callable[[state_lib.TrainState], dict]:
-  """Mean next-token loss over fixed validation batches."""
+                 params_sharding: Any, chunk: int = 0) -> Callable[[state_lib.TrainState], dict]:
+  """Mean next-token loss over fixed validation batches (`chunk`: supervised.lm_loss's loss_chunk)."""
   if not batches:
     raise ValueError("the validation split is smaller than one batch; raise "
                      "config.data.num_documents or config.data.validation_fraction")
   batch_sharding = {k: mesh_lib.batch_sharding(model.mesh) for k in batch_keys}
-  loss = jax.jit(lambda p, b: supervised.lm_loss(model.model, p, b),
+  loss = jax.jit(lambda p, b: supervised.lm_loss(model.model, p, b, chunk),
                  in_shardings=(params_sharding, batch_sharding))
 
   def eval_fn(state: state_lib.TrainState) -> dict:
@@ -156,9 +166,10 @@ def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   state = state_lib.create_train_state(params, tx, config.seed, model.mesh)
   shardings = state_lib.state_shardings(state, tx, model.mesh)
   state = loop.resume_or_init(checkpointer, state, shardings, fingerprint)
-  step_fn = supervised.make_train_step(lambda p, b: supervised.lm_loss(model.model, p, b), tx,
-                                       shardings, model.mesh, model.rules, batch_keys)
-  eval_fn = make_eval_fn(model, eval_batches, batch_keys, shardings.params)
+  chunk = loss_chunk(config)
+  step_fn = supervised.make_train_step(lambda p, b: supervised.lm_loss(model.model, p, b, chunk),
+                                       tx, shardings, model.mesh, model.rules, batch_keys)
+  eval_fn = make_eval_fn(model, eval_batches, batch_keys, shardings.params, chunk)
   with log_lib.MetricLogger(workdir, resume_step=int(state.step)) as logger:
     state = loop.train_loop(
         state, step_fn, get_batch, config.train.steps, checkpointer, logger, fingerprint,

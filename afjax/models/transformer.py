@@ -445,6 +445,25 @@ class Transformer(nn.Module):
     return logits, new_cache
 
 
+def output_logits(cfg: TransformerConfig, params: Any, hidden: jax.Array) -> jax.Array:
+  """The model's output projection of final-normed hidden states, outside the module.
+
+  hidden [..., D] -> logits [..., V] float32, with the tied embedding or the
+  lm_head as `Transformer.__call__` applies them (the sampler's single-position
+  head and the chunked training loss use it).
+  """
+  dtype = cfg.compute_dtype
+  if cfg.tie_embeddings:
+    logits = jnp.einsum("...d,vd->...v", hidden.astype(dtype), params["embedding"].astype(dtype),
+                        preferred_element_type=jnp.float32)
+  else:
+    logits = jnp.einsum("...d,dv->...v", hidden.astype(dtype),
+                        params["lm_head"]["kernel"].astype(dtype),
+                        preferred_element_type=jnp.float32)
+  names = (ACT_BATCH, ACT_LENGTH, ACT_VOCAB) if logits.ndim == 3 else (ACT_BATCH, ACT_VOCAB)
+  return nn.with_logical_constraint(logits.astype(jnp.float32), names)
+
+
 def positions_from_mask(mask: jax.Array) -> jax.Array:
   """Positions counting only valid tokens: [B, T] bool -> [B, T] int32.
 

@@ -240,20 +240,7 @@ def decode_step(cfg: tfm.TransformerConfig, params: Any, layers: Sequence[Any],
     x = x + _dense(hidden, mlp["down_proj"], dtype)
     x = nn.with_logical_constraint(x, (tfm.ACT_BATCH, tfm.ACT_EMBED))
   hidden = _rms_norm(x, params["final_norm"]["scale"], cfg)
-  return output_logits(cfg, params, hidden), tuple(new_cache)
-
-
-def output_logits(cfg: tfm.TransformerConfig, params: Any, hidden: jax.Array) -> jax.Array:
-  """The output projection (tied embedding or lm_head) of final-normed hidden states [B, D]:
-  logits [B, V] float32."""
-  dtype = cfg.compute_dtype
-  if cfg.tie_embeddings:
-    logits = jnp.einsum("bd,vd->bv", hidden.astype(dtype), params["embedding"].astype(dtype),
-                        preferred_element_type=jnp.float32)
-  else:
-    logits = jnp.einsum("bd,dv->bv", hidden.astype(dtype), params["lm_head"]["kernel"].astype(dtype),
-                        preferred_element_type=jnp.float32)
-  return nn.with_logical_constraint(logits.astype(jnp.float32), (tfm.ACT_BATCH, tfm.ACT_VOCAB))
+  return tfm.output_logits(cfg, params, hidden), tuple(new_cache)
 
 
 class DecodeState(NamedTuple):
@@ -304,7 +291,7 @@ class Sampler:
     _, cache, hidden = self.model.apply({"params": params}, prompt_tokens, positions, cache_mask,
                                         cache=cache, cache_index=0, return_hidden=True)
     next_position = jnp.sum(prompt_mask, axis=-1).astype(jnp.int32)  # [B]
-    return cache, cache_mask, next_position, output_logits(self.model_cfg, params, hidden[:, -1])
+    return cache, cache_mask, next_position, tfm.output_logits(self.model_cfg, params, hidden[:, -1])
 
   def _decode(self, params, cache, cache_mask, next_position, last_logits, rng, limit, *,
               num_steps):

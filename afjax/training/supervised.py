@@ -26,6 +26,17 @@ BATCH_KEYS = ("inputs", "targets", "loss_mask")
 PACKED_BATCH_KEYS = BATCH_KEYS + ("segment_ids", "positions")
 
 
+def _token_nll(logits: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Per-token nll and whether the target's logit beats every other: [..., V] -> two [...]."""
+  target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+  # d nll / d max is 0, so the shift needs no gradient (as in optax's version).
+  shift = jax.lax.stop_gradient(jnp.max(logits, axis=-1))
+  log_normalizer = shift + jnp.log(jnp.sum(jnp.exp(logits - shift[..., None]), axis=-1))
+  is_target = jnp.arange(logits.shape[-1]) == targets[..., None]  # [..., V]
+  best_other = jnp.max(jnp.where(is_target, -jnp.inf, logits), axis=-1)
+  return log_normalizer - target_logit, target_logit > best_other
+
+
 def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
   """Masked mean negative log-likelihood and next-token accuracy.
 
@@ -47,27 +58,71 @@ def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) 
   Returns:
     (loss, {"accuracy", "tokens"}).
   """
-  target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]  # [B, T]
-  # d nll / d max is 0, so the shift needs no gradient (as in optax's version).
-  shift = jax.lax.stop_gradient(jnp.max(logits, axis=-1))  # [B, T]
-  log_normalizer = shift + jnp.log(jnp.sum(jnp.exp(logits - shift[..., None]), axis=-1))
-  nll = log_normalizer - target_logit  # [B, T]
-  is_target = jnp.arange(logits.shape[-1]) == targets[..., None]  # [B, T, V]
-  best_other = jnp.max(jnp.where(is_target, -jnp.inf, logits), axis=-1)  # [B, T]
+  nll, correct = _token_nll(logits, targets)  # [B, T] each
   tokens = jnp.sum(mask)
   denom = jnp.maximum(tokens, 1.0)
-  accuracy = jnp.sum((target_logit > best_other) * mask) / denom
-  return jnp.sum(nll * mask) / denom, {"accuracy": accuracy, "tokens": tokens}
+  return jnp.sum(nll * mask) / denom, {"accuracy": jnp.sum(correct * mask) / denom,
+                                       "tokens": tokens}
 
 
-def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array]) -> tuple[jax.Array, dict]:
-  """Next-token loss of `model` on a batch (see the module docstring)."""
+def chunked_cross_entropy(cfg: tfm.TransformerConfig, params: Any, hidden: jax.Array,
+                          targets: jax.Array, mask: jax.Array, chunk: int) -> tuple[jax.Array, dict]:
+  """`token_cross_entropy` of the model's logits, projected `chunk` positions at a time.
+
+  The [B, T, V] logits are never whole: a scan over T / chunk position blocks
+  projects hidden [B, c, D] -> [B, c, V] with `tfm.output_logits` and keeps
+  only the masked sums of nll and correct predictions; the block is
+  rematerialised in the backward pass (jax.checkpoint), so at most one block
+  of logits and its gradient is live, B c V floats instead of B T V. The
+  result is `token_cross_entropy`'s, up to the order of the float sums. T is
+  padded to a multiple of `chunk` with masked positions.
+
+  Args:
+    cfg: the model's config; params: its parameters (the output projection is read).
+    hidden: [B, T, D] final-normed hidden states (`Transformer(..., return_hidden=True)`).
+    targets: [B, T] int; mask: [B, T] float.
+    chunk: positions per block, >= 1.
+  """
+  b, t, d = hidden.shape
+  blocks = -(-t // chunk)
+  pad = blocks * chunk - t
+  pad_to = lambda x: jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2))
+  by_block = lambda x: jnp.swapaxes(pad_to(x).reshape(b, blocks, chunk, *x.shape[2:]), 0, 1)
+  mask = mask.astype(jnp.float32)
+
+  @jax.checkpoint
+  def block_sums(h, y, m):  # [B, c, D], [B, c], [B, c]
+    nll, correct = _token_nll(tfm.output_logits(cfg, params, h), y)
+    return jnp.stack([jnp.sum(nll * m), jnp.sum(correct * m)])
+
+  sums, _ = jax.lax.scan(lambda total, xs: (total + block_sums(*xs), None),
+                         jnp.zeros(2, jnp.float32),
+                         (by_block(hidden), by_block(targets), by_block(mask)))
+  tokens = jnp.sum(mask)
+  denom = jnp.maximum(tokens, 1.0)
+  return sums[0] / denom, {"accuracy": sums[1] / denom, "tokens": tokens}
+
+
+def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
+            loss_chunk: int = 0) -> tuple[jax.Array, dict]:
+  """Next-token loss of `model` on a batch (see the module docstring).
+
+  Args:
+    loss_chunk: positions per block of the output projection in the loss
+      (`chunked_cross_entropy`); 0 projects all positions at once.
+  """
   segment_ids = batch.get("segment_ids")
   if segment_ids is None:
     attention_mask = jnp.ones(batch["inputs"].shape, bool)
     positions = tfm.positions_from_mask(attention_mask)
   else:
     attention_mask, positions = segment_ids > 0, batch["positions"]
+  if loss_chunk:
+    # The module's own [B, T, V] logits are unused here, so XLA drops them.
+    _, _, hidden = model.apply({"params": params}, batch["inputs"], positions, attention_mask,
+                               segment_ids=segment_ids, return_hidden=True)
+    return chunked_cross_entropy(model.cfg, params, hidden, batch["targets"], batch["loss_mask"],
+                                 loss_chunk)
   logits, _ = model.apply({"params": params}, batch["inputs"], positions, attention_mask,
                           segment_ids=segment_ids)
   return token_cross_entropy(logits, batch["targets"], batch["loss_mask"])

@@ -2,7 +2,8 @@
 
 On the devices of one host (one process):
     python -m afjax.main --config=configs/models/llama3_1b.py --workdir=DIR
-On a multi-host TPU slice, on every host (intended; not yet working, below):
+On a multi-host TPU slice, on every host (checked as two processes on one CPU machine, not
+on a slice: docs/scaling.md):
     python -m afjax.main --config=configs/models/llama3_1b.py --workdir=gs://BUCKET/DIR \
         --config.distributed=True
 
@@ -13,8 +14,9 @@ afjax/models/presets.py), not a model anyone should use. Not runnable on a
 2-core CPU in reasonable time.
 
 Multi-host launches and memory: docs/scaling.md ("A multi-host TPU slice",
-"Memory of the large configs"); as configured, the float32 logits of the
-64 x 2048 batch take 67 GB.
+"Memory of the large configs"). The loss projects 256 positions at a time
+(`train.loss_chunk`): float32 logits of 64 x 256 positions (8.4 GB over the
+batch, split over its devices) instead of 64 x 2048 (67 GB).
 """
 
 import ml_collections

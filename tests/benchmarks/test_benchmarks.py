@@ -135,9 +135,10 @@ def test_lm_step_width_sweep_configs():
 
 def test_lm_step(capsys):
   lm_step.main(["--d_model=32", "--num_layers=1", "--vocab=384", "--batch=4", "--seq_len=16",
-                "--repeats=1", "--peak_n=128"])
+                "--repeats=1", "--peak_n=128", "--loss_chunk=8"])
   record = only_record(capsys.readouterr().out, "lm_step")
   assert [r["d_model"] for r in record["results"]] == [32]
+  assert record["config"]["loss_chunk"] == 8
   for row in record["results"]:
     for key in ("step_ms", "tokens_per_s", "fraction_of_peak", "gflop_per_step", "compile_s"):
       assert row[key] > 0, key

@@ -155,8 +155,9 @@ def test_validate_batch_divisibility_and_missing_field():
     ("optimizer.eps", 0.0, r"config.optimizer.eps=0.0; allowed: a number > 0"),
     ("optimizer.weight_decay", -1e-2, "config.optimizer.weight_decay"),
     ("optimizer.min_lr_ratio", 2.0, r"config.optimizer.min_lr_ratio=2.0; allowed: .*1.0\]"),
+    ("train.loss_chunk", -8, r"config.train.loss_chunk=-8; allowed: an integer >= 0"),
 ])
-def test_bad_optimizer_settings_are_config_errors(path, value, message):
+def test_bad_optimizer_and_loss_settings_are_config_errors(path, value, message):
   from tests.configs_loader import load_lm_config
   config = load_lm_config()
   section, field = path.split(".")

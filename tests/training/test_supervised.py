@@ -54,3 +54,49 @@ def test_empty_mask_gives_zero_not_nan(example):
   logits, targets, _ = example
   loss, aux = supervised.token_cross_entropy(logits, targets, np.zeros(targets.shape, np.float32))
   assert float(loss) == 0.0 and float(aux["accuracy"]) == 0.0
+
+
+@pytest.fixture(scope="module")
+def chunk_model():
+  """A test-size decoder with a 1024-token vocabulary, a packed batch of 2 x 37 tokens, and its
+  loss, metrics and gradient with the whole output projection."""
+  import flax.linen as nn
+  from afjax.models import presets, transformer as tfm
+  cfg = tfm.TransformerConfig(**{**presets.get_preset("test"), "vocab_size": 1024,
+                                 "tie_embeddings": False})
+  model = tfm.Transformer(cfg)
+  tokens = np.asarray(jax.random.randint(jax.random.key(1), (2, 37), 0, cfg.vocab_size))
+  params = nn.meta.unbox(model.init(jax.random.key(0), tokens, tokens, tokens >= 0)["params"])
+  segment_ids = np.ones((2, 37), np.int32)
+  segment_ids[0, 20:] = 2
+  segment_ids[1, 33:] = 0  # padding
+  positions = np.concatenate([np.arange(20), np.arange(17)])[None].repeat(2, 0).astype(np.int32)
+  batch = {"inputs": tokens, "targets": np.roll(tokens, -1, axis=1), "segment_ids": segment_ids,
+           "positions": positions, "loss_mask": (segment_ids > 0).astype(np.float32)}
+  return model, params, batch, {}
+
+
+def compiled_loss_and_grads(chunk_model, chunk):
+  """lm_loss's value and gradient at loss_chunk=chunk, compiled once per chunk."""
+  model, params, batch, cache = chunk_model
+  if chunk not in cache:
+    fn = jax.value_and_grad(lambda p: supervised.lm_loss(model, p, batch, chunk), has_aux=True)
+    cache[chunk] = jax.jit(fn).lower(params).compile()
+  return cache[chunk]
+
+
+@pytest.mark.parametrize("chunk", [8, 64])  # 37 positions: padded to 40, and one block
+def test_chunked_loss_and_grads_match_the_whole_projection(chunk_model, chunk):
+  params = chunk_model[1]
+  (loss, aux), grads = compiled_loss_and_grads(chunk_model, 0)(params)
+  (chunk_loss, chunk_aux), chunk_grads = compiled_loss_and_grads(chunk_model, chunk)(params)
+  np.testing.assert_allclose(chunk_loss, loss, rtol=1e-6)
+  chex.assert_trees_all_close(chunk_aux, aux, rtol=1e-6)
+  chex.assert_trees_all_close(chunk_grads, grads, atol=1e-6, rtol=1e-5)
+
+
+def test_chunked_loss_never_holds_the_whole_logits(chunk_model):
+  """The compiled gradient's temporaries shrink by more than the [B, T, V] float32 logits."""
+  temp_bytes = lambda chunk: compiled_loss_and_grads(
+      chunk_model, chunk).memory_analysis().temp_size_in_bytes
+  assert temp_bytes(0) - temp_bytes(8) > 2 * 37 * 1024 * 4
