@@ -299,7 +299,7 @@ def rl_config(arm: str, arg: str | None) -> ml_collections.ConfigDict:
   config.rl = ml_collections.ConfigDict(dict(
       arm=arm, advantage="grpo", shaping=shaping, shaping_coef=coef, shaping_params=params,
       loss="ppo_clip", aggregation="token_mean", clip_eps_low=0.2, clip_eps_high=0.2,
-      kl_coef=0.0, ppo_epochs=1, length_quantile=0.5))
+      kl_coef=0.0, ppo_epochs=1, length_quantile=0.5, loss_chunk=0))
   config.adaptive = ml_collections.ConfigDict(dict(
       enabled=arm == "process_supervision_adaptive", every=1 if test else 5,
       steps=2 if test else 10, batch_size=8 if test else 32, learning_rate=3e-4,

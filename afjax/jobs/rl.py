@@ -78,7 +78,8 @@ def step_config(config: ml_collections.ConfigDict, length_threshold: float | Non
       shaping=config.rl.shaping, shaping_coef=float(config.rl.shaping_coef),
       shaping_params=tuple(sorted(params.items())), loss_name=config.rl.loss,
       aggregation=config.rl.aggregation, clip_eps_low=float(config.rl.clip_eps_low),
-      clip_eps_high=float(config.rl.clip_eps_high), kl_coef=float(config.rl.kl_coef))
+      clip_eps_high=float(config.rl.clip_eps_high), kl_coef=float(config.rl.kl_coef),
+      loss_chunk=config.rl.get("loss_chunk", 0))
 
 
 def rollout_config(config: ml_collections.ConfigDict) -> rollout_lib.RolloutConfig:
@@ -293,7 +294,9 @@ class RLRun:
   def fingerprint(self, length_threshold: float | None) -> dict:
     return {"job": "rl", "model": dict(self.config.model), "tokenizer_sha256": self.tokenizer_sha,
             "reference_sha256": state_lib.params_digest(self.ref_params),
-            "rl": self.config.rl.to_dict(), "rollout": self.config.rollout.to_dict(),
+            # loss_chunk only blocks the computation: resuming with another one is the same run.
+            "rl": {k: v for k, v in self.config.rl.to_dict().items() if k != "loss_chunk"},
+            "rollout": self.config.rollout.to_dict(),
             "adaptive": self.config.adaptive.to_dict(),
             "reward": self.config.reward.to_dict(), "seed": self.config.seed,
             "length_threshold": length_threshold, "eval": self.config.eval.to_dict(),

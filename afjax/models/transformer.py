@@ -464,6 +464,43 @@ def output_logits(cfg: TransformerConfig, params: Any, hidden: jax.Array) -> jax
   return nn.with_logical_constraint(logits.astype(jnp.float32), names)
 
 
+def map_logits_in_blocks(cfg: TransformerConfig, params: Any, hidden: jax.Array, fn: Any,
+                         chunk: int, *per_position: jax.Array) -> tuple[jax.Array, ...]:
+  """fn of the logits, `chunk` positions at a time, without the whole [B, T, V] logits.
+
+  A `lax.map` over blocks of positions projects hidden [B, c, D] to logits
+  [B, c, V] (`output_logits`) and applies fn(logits, *arrays' blocks) ->
+  arrays [B, c]; each block is rematerialised in the backward pass
+  (jax.checkpoint), so one block's logits and their gradient are live at a
+  time: B c V floats instead of B T V. T is padded to a multiple of `chunk`
+  (the padded positions' outputs are cut off).
+
+  Args:
+    hidden: [B, T, D] final-normed hidden states (`Transformer(..., return_hidden=True)`).
+    fn: per-position function of a logits block and the matching blocks of `per_position`.
+    chunk: positions per block, >= 1.
+    per_position: [B, T] arrays passed to fn block by block (e.g. targets).
+
+  Returns:
+    fn's outputs, each [B, T].
+  """
+  b, t = hidden.shape[:2]
+  blocks = -(-t // chunk)
+
+  def by_block(x):  # [B, T, ...] -> [blocks, B, chunk, ...]
+    x = jnp.pad(x, [(0, 0), (0, blocks * chunk - t)] + [(0, 0)] * (x.ndim - 2))
+    return jnp.swapaxes(x.reshape(b, blocks, chunk, *x.shape[2:]), 0, 1)
+
+  @jax.checkpoint
+  def block_fn(xs):
+    h, *rest = xs
+    return tuple(fn(output_logits(cfg, params, h), *rest))
+
+  outputs = jax.lax.map(block_fn, (by_block(hidden), *map(by_block, per_position)))
+  return tuple(jnp.swapaxes(y, 0, 1).reshape(b, blocks * chunk, *y.shape[3:])[:, :t]
+               for y in outputs)
+
+
 def positions_from_mask(mask: jax.Array) -> jax.Array:
   """Positions counting only valid tokens: [B, T] bool -> [B, T] int32.
 

@@ -115,6 +115,9 @@ class RLStepConfig:
     aggregation: a registered aggregation (`aggregation_names()`).
     clip_eps_low, clip_eps_high: PPO clip range [1 - eps_low, 1 + eps_high].
     kl_coef: weight of the k3 KL to the reference model; 0 skips the reference.
+    loss_chunk: positions per block of the output projection when the policy's
+      and reference's log-probs are computed (`tfm.map_logits_in_blocks`); 0
+      projects the whole rollout at once.
   """
 
   advantage: str = "grpo"
@@ -127,6 +130,7 @@ class RLStepConfig:
   clip_eps_low: float = 0.2
   clip_eps_high: float = 0.2
   kl_coef: float = 0.0
+  loss_chunk: int = 0
 
   def __post_init__(self):
     adv_lib.get_advantage(self.advantage)
@@ -145,6 +149,9 @@ class RLStepConfig:
       raise ValueError(f"shaping_coef={self.shaping_coef}; allowed: a number >= 0")
     if self.kl_coef < 0:
       raise ValueError(f"kl_coef={self.kl_coef}; allowed: a number >= 0 (0 skips the reference)")
+    if isinstance(self.loss_chunk, bool) or not isinstance(self.loss_chunk, int) or self.loss_chunk < 0:
+      raise ValueError(f"loss_chunk={self.loss_chunk!r}; allowed: an integer >= 0 (positions per "
+                       "block of the output projection; 0 = all at once)")
 
   @property
   def monitors(self) -> tuple[str, ...]:
@@ -190,8 +197,15 @@ def check_inputs(cfg: RLStepConfig, rollout: Rollout, ref_params: Any,
                      f"ref_params=None is allowed only with kl_coef=0")
 
 
+def _logp_and_entropy(logits: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """log p(target) and the entropy of softmax(logits): [..., V], [...] -> two [...]."""
+  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  logp = jnp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+  return logp, -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
+
+
 def token_logp_and_entropy(model: nn.Module, params: Any, tokens: jax.Array,
-                           attention_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+                           attention_mask: jax.Array, chunk: int = 0) -> tuple[jax.Array, jax.Array]:
   """Per-token log-probs of the given tokens and the policy entropy, aligned with tokens.
 
   logits = model(tokens[:, :-1]) with positions counting valid tokens only;
@@ -204,15 +218,22 @@ def token_logp_and_entropy(model: nn.Module, params: Any, tokens: jax.Array,
     params: its parameters.
     tokens: [B, T] int32.
     attention_mask: [B, T] bool.
+    chunk: positions per block of the output projection (0: all at once), so
+      that the [B, T, V] logits never exist whole (`tfm.map_logits_in_blocks`).
 
   Returns:
     (logp [B, T] float32, entropy [B, T] float32).
   """
   inputs, mask = tokens[:, :-1], attention_mask[:, :-1]  # [B, T-1]
-  logits, _ = model.apply({"params": params}, inputs, tfm.positions_from_mask(mask), mask)
-  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)  # [B, T-1, V]
-  logp = jnp.take_along_axis(log_probs, tokens[:, 1:, None], axis=-1)[..., 0]  # [B, T-1]
-  entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)  # [B, T-1]
+  positions = tfm.positions_from_mask(mask)
+  if chunk:
+    # The module's own logits are unused here, so XLA drops them.
+    _, _, hidden = model.apply({"params": params}, inputs, positions, mask, return_hidden=True)
+    logp, entropy = tfm.map_logits_in_blocks(model.cfg, params, hidden, _logp_and_entropy, chunk,
+                                             tokens[:, 1:])  # [B, T-1] each
+  else:
+    logits, _ = model.apply({"params": params}, inputs, positions, mask)  # [B, T-1, V]
+    logp, entropy = _logp_and_entropy(logits, tokens[:, 1:])  # [B, T-1] each
   pad = ((0, 0), (1, 0))
   return jnp.pad(logp, pad), jnp.pad(entropy, pad)  # [B, T] each
 
@@ -250,7 +271,8 @@ def policy_loss(params: Any, ref_logp: jax.Array | None, advantages: jax.Array, 
   m = loss_mask with position 0 forced to 0 (token 0 is never predicted).
   """
   mask = rollout.loss_mask.astype(jnp.float32).at[:, 0].set(0.0)  # [B, T]
-  logp, entropy = token_logp_and_entropy(model, params, rollout.tokens, rollout.attention_mask)
+  logp, entropy = token_logp_and_entropy(model, params, rollout.tokens, rollout.attention_mask,
+                                         cfg.loss_chunk)
   loss, metrics = losses_lib.rl_loss(
       logp, rollout.old_logp, ref_logp, advantages, mask, loss_name=cfg.loss_name,
       aggregation=cfg.aggregation, clip_eps_low=cfg.clip_eps_low, clip_eps_high=cfg.clip_eps_high,
@@ -290,7 +312,7 @@ def rl_update(state: TrainState, rollout: Rollout, ref_params: Any | None,
   ref_logp = None
   if cfg.use_kl:
     ref_logp, _ = token_logp_and_entropy(model, jax.lax.stop_gradient(ref_params), rollout.tokens,
-                                         rollout.attention_mask)  # [B, T]
+                                         rollout.attention_mask, cfg.loss_chunk)  # [B, T]
     ref_logp = jax.lax.stop_gradient(ref_logp)
 
   loss_fn = functools.partial(policy_loss, model=model, cfg=cfg)

@@ -58,7 +58,10 @@ def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) 
   Returns:
     (loss, {"accuracy", "tokens"}).
   """
-  nll, correct = _token_nll(logits, targets)  # [B, T] each
+  return _masked_means(*_token_nll(logits, targets), mask)
+
+
+def _masked_means(nll: jax.Array, correct: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
   tokens = jnp.sum(mask)
   denom = jnp.maximum(tokens, 1.0)
   return jnp.sum(nll * mask) / denom, {"accuracy": jnp.sum(correct * mask) / denom,
@@ -69,13 +72,9 @@ def chunked_cross_entropy(cfg: tfm.TransformerConfig, params: Any, hidden: jax.A
                           targets: jax.Array, mask: jax.Array, chunk: int) -> tuple[jax.Array, dict]:
   """`token_cross_entropy` of the model's logits, projected `chunk` positions at a time.
 
-  The [B, T, V] logits are never whole: a scan over T / chunk position blocks
-  projects hidden [B, c, D] -> [B, c, V] with `tfm.output_logits` and keeps
-  only the masked sums of nll and correct predictions; the block is
-  rematerialised in the backward pass (jax.checkpoint), so at most one block
-  of logits and its gradient is live, B c V floats instead of B T V. The
-  result is `token_cross_entropy`'s, up to the order of the float sums. T is
-  padded to a multiple of `chunk` with masked positions.
+  The [B, T, V] logits are never whole (`tfm.map_logits_in_blocks`): one block
+  of B x chunk positions and its gradient is live at a time. The result is
+  `token_cross_entropy`'s up to float rounding.
 
   Args:
     cfg: the model's config; params: its parameters (the output projection is read).
@@ -83,24 +82,8 @@ def chunked_cross_entropy(cfg: tfm.TransformerConfig, params: Any, hidden: jax.A
     targets: [B, T] int; mask: [B, T] float.
     chunk: positions per block, >= 1.
   """
-  b, t, d = hidden.shape
-  blocks = -(-t // chunk)
-  pad = blocks * chunk - t
-  pad_to = lambda x: jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2))
-  by_block = lambda x: jnp.swapaxes(pad_to(x).reshape(b, blocks, chunk, *x.shape[2:]), 0, 1)
-  mask = mask.astype(jnp.float32)
-
-  @jax.checkpoint
-  def block_sums(h, y, m):  # [B, c, D], [B, c], [B, c]
-    nll, correct = _token_nll(tfm.output_logits(cfg, params, h), y)
-    return jnp.stack([jnp.sum(nll * m), jnp.sum(correct * m)])
-
-  sums, _ = jax.lax.scan(lambda total, xs: (total + block_sums(*xs), None),
-                         jnp.zeros(2, jnp.float32),
-                         (by_block(hidden), by_block(targets), by_block(mask)))
-  tokens = jnp.sum(mask)
-  denom = jnp.maximum(tokens, 1.0)
-  return sums[0] / denom, {"accuracy": sums[1] / denom, "tokens": tokens}
+  nll, correct = tfm.map_logits_in_blocks(cfg, params, hidden, _token_nll, chunk, targets)
+  return _masked_means(nll, correct, mask)
 
 
 def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],

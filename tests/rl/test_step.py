@@ -134,10 +134,15 @@ REFERENCE_CASES = [
                           clip_eps_low=0.1, clip_eps_high=0.15, kl_coef=0.1),
     step_lib.RLStepConfig(advantage="rloo", group_size=GROUP, shaping="output_monitor_linear",
                           shaping_coef=2.0, loss_name="reinforce", aggregation="sequence_mean"),
+    # The policy's and the reference's log-probs projected 5 positions at a time (padded blocks).
+    step_lib.RLStepConfig(advantage="grpo", group_size=GROUP, shaping="process_supervision",
+                          shaping_coef=0.5, loss_name="ppo_clip", aggregation="token_mean",
+                          clip_eps_low=0.1, clip_eps_high=0.15, kl_coef=0.1, loss_chunk=5),
 ]
 
 
-@pytest.mark.parametrize("cfg", REFERENCE_CASES, ids=["grpo_ps_ppo_kl", "rloo_output_reinforce"])
+@pytest.mark.parametrize("cfg", REFERENCE_CASES,
+                         ids=["grpo_ps_ppo_kl", "rloo_output_reinforce", "grpo_ps_ppo_kl_chunked"])
 def test_make_rl_step_matches_hand_reference(setup, cfg):
   arrays, model = setup["arrays"], setup["model"]
   monitor = cfg.monitors[0]
@@ -273,6 +278,7 @@ def test_monitors_do_not_see_the_followup_after_a_cut_off_first_turn(setup, view
     (dict(shaping="length_penalty"), r"missing parameter\(s\) \['threshold'\]"),
     (dict(shaping_params=(("eps", 0.1),)), r"unknown parameter\(s\) \['eps'\]"),
     (dict(kl_coef=-1.0), "kl_coef=-1.0"),
+    (dict(loss_chunk=-4), "loss_chunk=-4; allowed: an integer >= 0"),
 ])
 def test_config_errors(kwargs, message):
   with pytest.raises(ValueError, match=message):
