@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import jax
 import ml_collections
 
 from afjax.models import presets
@@ -123,6 +124,12 @@ def validate_mesh(config: ml_collections.ConfigDict, num_devices: int) -> dict[s
     mesh_lib.rules_from_config(get_field(config, "mesh_rules"))
   except ValueError as err:
     raise ConfigError(str(err)) from None
+  processes = jax.process_count()
+  if (sizes["data"] * sizes["fsdp"]) % processes:
+    # Each process feeds its own rows of a training batch (training.loop.host_local).
+    raise ConfigError(f"config.mesh: the batch axes data x fsdp = {sizes['data']} x "
+                      f"{sizes['fsdp']} do not split over the {processes} processes; allowed: "
+                      f"data x fsdp a multiple of {processes}")
   return sizes
 
 

@@ -91,8 +91,8 @@ def make_eval_fn(model: common.ModelOnMesh, batches: Sequence[dict], batch_keys:
 
   def eval_fn(state: state_lib.TrainState) -> dict:
     with mesh_lib.use_mesh(model.mesh, model.rules):
-      losses = [float(loss(state.params, supervised.place_batch(loop.host_local(b), model.mesh,
-                                                                 batch_keys))[0])
+      losses = [float(loss(state.params, supervised.place_global_batch(b, model.mesh,
+                                                                        batch_keys))[0])
                 for b in batches]
     mean = float(np.mean(losses))
     return {"loss": mean, "perplexity": float(np.exp(mean))}

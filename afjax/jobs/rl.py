@@ -108,14 +108,20 @@ def validate_reward(config: ml_collections.ConfigDict) -> None:
                                  "allowed: the workdir of a finished configs/reward/learned.py run")
 
 
-def make_reward_fn(config: ml_collections.ConfigDict) -> rollout_lib.RewardFn:
-  """The helpful-only reward of the rollouts (afjax.rl.reward): request and output only."""
+def make_reward_fn(config: ml_collections.ConfigDict,
+                   mesh: jax.sharding.Mesh | None = None) -> rollout_lib.RewardFn:
+  """The helpful-only reward of the rollouts (afjax.rl.reward): request and output only.
+
+  `mesh`: the policy's, over whose batch axes the rule reward splits its rows
+  (the learned reward model has its own, from the same config).
+  """
   loaded = None
   if config.reward.kind == "learned":
     loaded = reward_lib.load_reward_model(config.reward.workdir, config, config.init.policy_workdir)
   return reward_lib.host_reward_fn(config.reward.kind, float(config.reward.format_penalty),
                                    loaded=loaded,
-                                   length_correction=bool(config.reward.length_correction))
+                                   length_correction=bool(config.reward.length_correction),
+                                   mesh=mesh)
 
 
 def _check_finished(workdir: str, what: str, files: tuple[str, ...], config_hint: str) -> None:
@@ -259,7 +265,7 @@ class RLRun:
     self.ref_params = common.load_exported_params(policy_dir, self.model, self.tokenizer_sha)
     mesh_lib.assert_large_params_sharded(self.ref_params, self.model.mesh)
     self.monitors = self._load_monitors()
-    self.reward_fn = make_reward_fn(config)
+    self.reward_fn = make_reward_fn(config, self.model.mesh)
     self.rollout_cfg = rollout_config(config)
     self.generator = rollout_lib.RolloutGenerator(self.model, self.tokenizer, self.rollout_cfg,
                                                   self.reward_fn)

@@ -40,15 +40,20 @@ def primary_first(fn: Callable[[], T], name: str) -> T:
 
   For stages that create shared files when they are missing and load them
   otherwise: only the primary creates them. If `fn` raises on the primary, the
-  others wait until the distributed runtime reports the failed process.
+  others raise too (RuntimeError) rather than wait for it.
   """
   if jax.process_count() == 1:
     return fn()
   if is_primary():
-    result = fn()
-    barrier(f"{name}: done on process 0")
+    try:
+      result = fn()
+    except BaseException:
+      primary_flag(False)
+      raise
+    primary_flag(True)
     return result
-  barrier(f"{name}: done on process 0")
+  if not primary_flag(True):
+    raise RuntimeError(f"{name} failed on process 0; its log says why")
   return fn()
 
 

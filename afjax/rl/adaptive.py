@@ -35,8 +35,7 @@ import optax
 
 from afjax.jobs import monitor as monitor_job
 from afjax.models import monitor as monitor_lib
-from afjax.training import loop
-from afjax.training import state as state_lib
+from afjax.training import state as state_lib, supervised
 from afjax.world import labels
 
 LABELLERS = ("oracle_explicit", "oracle_tier_conditioned")
@@ -148,8 +147,8 @@ class AdaptiveMonitor:
         replay = {k: _fit(self.replay[k][picks], length) for k in ("inputs", "mask")}
         replay["labels"] = self.replay["labels"][picks].astype(np.float32)
         batch = {k: np.concatenate([batch[k], replay[k]]) for k in batch}
-      self.state, metrics = self._step(self.state, monitor_job.place_batch(loop.host_local(batch),
-                                                                            self.monitor.mesh))
+      placed = supervised.place_global_batch(batch, self.monitor.mesh, monitor_job.BATCH_NDIMS)
+      self.state, metrics = self._step(self.state, placed)
       losses.append(float(metrics["loss"]))
     self.buffer["count"] = np.zeros((), np.int32)
     stats["loss"] = float(np.mean(losses))

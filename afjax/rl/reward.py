@@ -224,7 +224,8 @@ HostRewardFn = Callable[..., tuple[np.ndarray, dict[str, np.ndarray]]]
 
 def host_reward_fn(name: str, format_penalty: float = DEFAULT_FORMAT_PENALTY,
                    loaded: "LoadedRewardModel | None" = None,
-                   length_correction: bool = False) -> HostRewardFn:
+                   length_correction: bool = False,
+                   mesh: jax.sharding.Mesh | None = None) -> HostRewardFn:
   """A registered reward for the rollout loop, jitted once.
 
   Args:
@@ -232,6 +233,8 @@ def host_reward_fn(name: str, format_penalty: float = DEFAULT_FORMAT_PENALTY,
     format_penalty: c_fmt >= 0.
     loaded: the reward model ("learned" only; from load_reward_model).
     length_correction: apply the loaded model's length correction ("learned" only).
+    mesh: where the "rule" reward splits its rows (over its data x fsdp axes, as
+      the policy's batch); default, every device on one data axis.
 
   Returns:
     fn(prompts, responses, verdicts, tokens [B, T], attention [B, T]) ->
@@ -257,7 +260,8 @@ def host_reward_fn(name: str, format_penalty: float = DEFAULT_FORMAT_PENALTY,
     if loaded is not None or length_correction:
       raise ValueError(f"reward {name!r} takes no reward model and no length correction")
     reward = make_reward(name)
-    mesh, rules, params, param_shardings = mesh_lib.make_mesh({"data": -1}), (), None, None
+    mesh = mesh if mesh is not None else mesh_lib.make_mesh({"data": -1})
+    rules, params, param_shardings = (), None, None
   rows, per_row = mesh_lib.batch_sharding(mesh, 2), mesh_lib.batch_sharding(mesh, 1)
   jitted = jax.jit(reward, in_shardings=(param_shardings, rows, rows, per_row),
                    out_shardings=per_row)

@@ -184,8 +184,8 @@ class RolloutGenerator:
     tokens, mask = sampler_lib.left_pad(contexts, length, tokenizer_lib.PAD_ID)
     sharding = mesh_lib.batch_sharding(self.model.mesh, 2)
     with mesh_lib.use_mesh(self.model.mesh, self.model.rules):
-      out = self.sampler.generate(params, jax.device_put(tokens, sharding),
-                                  jax.device_put(mask, sharding), max_new, key)
+      out = self.sampler.generate(params, multihost.global_array(tokens, sharding),
+                                  multihost.global_array(mask, sharding), max_new, key)
     return multihost.tree_to_host((out.tokens, out.logprobs, out.lengths))
 
   def __call__(self, params: Any, step: int, key: jax.Array) -> tuple[step_lib.Rollout, RolloutInfo]:

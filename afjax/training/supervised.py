@@ -20,6 +20,7 @@ import optax
 
 from afjax.models import transformer as tfm
 from afjax.parallel import mesh as mesh_lib
+from afjax.parallel import multihost
 from afjax.training.state import TrainState
 
 BATCH_KEYS = ("inputs", "targets", "loss_mask")
@@ -183,3 +184,15 @@ def place_batch(batch: dict[str, Any], mesh: jax.sharding.Mesh,
     return {key: jax.device_put(batch[key], sharding) for key, sharding in shardings.items()}
   return {key: jax.make_array_from_process_local_data(sharding, batch[key])
           for key, sharding in shardings.items()}
+
+
+def place_global_batch(batch: dict[str, Any], mesh: jax.sharding.Mesh,
+                       batch_keys: BatchKeys | None = None) -> dict[str, jax.Array]:
+  """Like `place_batch`, for a batch every process holds in full (evaluation, replayed rows).
+
+  Each process places the rows its own devices hold; unlike splitting the rows
+  by process, this needs no relation between the mesh's batch axes and the
+  process count.
+  """
+  shardings = batch_shardings(mesh, list(batch) if batch_keys is None else batch_keys)
+  return {key: multihost.global_array(batch[key], sharding) for key, sharding in shardings.items()}
