@@ -26,7 +26,9 @@ Measured in a fresh clone and venv at e53e069 (2026-12-02, world 1.2.0, vocab
 2048; the VM's matmul peak 320-408 GFLOP/s, below its usual ~450): 793 s for
 the README command with its install, 741 s for the study (base 183 s,
 organism 139 s incl. its evaluation, monitors 44 + 43 s, their evaluation
-36 s, then RL runs of 87-159 s two at a time). One seed, 16 iterations; gap
+36 s, then RL runs of 87-159 s two at a time). Rerun the same way at c0a02b1
+(after the multi-process and chunked-loss changes): 696 s, and results.json
+identical but for its folder paths. One seed, 16 iterations; gap
 and AF rates on 128 harmful requests per tier, before -> after RL (95%
 within-run intervals in report.md):
   before RL            gap 0.586, AF oracle 0.578, AF classifier 0.664, lying 0.098
