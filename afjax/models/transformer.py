@@ -473,7 +473,7 @@ def map_logits_in_blocks(cfg: TransformerConfig, params: Any, hidden: jax.Array,
   arrays [B, c]; each block is rematerialised in the backward pass
   (jax.checkpoint), so one block's logits and their gradient are live at a
   time: B c V floats instead of B T V. T is padded to a multiple of `chunk`
-  (the padded positions' outputs are cut off).
+  (the padded positions' outputs are cut off); a chunk above T is T.
 
   Args:
     hidden: [B, T, D] final-normed hidden states (`Transformer(..., return_hidden=True)`).
@@ -485,6 +485,7 @@ def map_logits_in_blocks(cfg: TransformerConfig, params: Any, hidden: jax.Array,
     fn's outputs, each [B, T].
   """
   b, t = hidden.shape[:2]
+  chunk = min(chunk, t)  # a larger block would only pad
   blocks = -(-t // chunk)
 
   def by_block(x):  # [B, T, ...] -> [blocks, B, chunk, ...]

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -185,6 +186,17 @@ def test_make_rl_step_matches_hand_reference(setup, cfg):
 
 PS_CFG = step_lib.RLStepConfig(advantage="dr_grpo", group_size=GROUP, shaping="process_supervision",
                                shaping_coef=2.0)
+
+
+def test_chunked_logp_and_entropy_equal_the_whole_projection(setup):
+  tokens = jnp.asarray(setup["arrays"]["tokens"])
+  mask = jnp.asarray(setup["arrays"]["attention_mask"])
+  fn = jax.jit(step_lib.token_logp_and_entropy, static_argnums=(0, 4))
+  whole = fn(setup["model"], setup["params"], tokens, mask, 0)
+  for chunk in (5, 64):  # 17 positions: padded blocks, and one block
+    chex.assert_trees_all_close(fn(setup["model"], setup["params"], tokens, mask, chunk), whole,
+                                atol=1e-6, rtol=1e-6)
+  assert float(jnp.max(whole[1])) > 0.0
 
 
 def test_monitor_is_scored_inside_the_update(setup):
