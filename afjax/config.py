@@ -241,7 +241,7 @@ def lm_at_scale_config(preset: str, batch_size: int, learning_rate: float) -> ml
       data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
       steps=2000, batch_size=batch_size, log_every=10, eval_every=500, eval_batches=8,
-      loss_chunk=256))  # the logits of 256 positions at a time (supervised.chunked_cross_entropy)
+      loss_chunk=256))  # the logits of 256 positions at a time (tfm.logits_per_position)
   config.optimizer = optimizer_config(learning_rate=learning_rate, warmup_steps=200)
   config.checkpoint = checkpoint_config(every=500, keep=2)
   return config

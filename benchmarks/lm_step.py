@@ -55,7 +55,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                            "model's own), each timed after the other")
   parser.add_argument("--loss_chunk", type=int, default=0,
                       help="positions per block of the loss's output projection (0: all at once; "
-                           "supervised.chunked_cross_entropy)")
+                           "tfm.logits_per_position)")
   parser.add_argument("--repeats", type=int, default=5, help="timed steps per model")
   parser.add_argument("--peak_n", type=int, default=2048, help="matmul size of the peak")
   parser.add_argument("--seed", type=int, default=0)

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import pathlib
+import shutil
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -39,6 +40,25 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   workdir_path.mkdir(parents=True, exist_ok=True)
   multihost.write_text(workdir_path / "config.json", config.to_json_best_effort(indent=2))
   return workdir_path
+
+
+def copy_tokenizer(source_workdir: pathlib.Path, workdir: pathlib.Path, source_name: str
+                   ) -> tuple[pathlib.Path, str]:
+  """WORKDIR/tokenizer.json as a copy of SOURCE/tokenizer.json (made by process 0 if missing).
+
+  Returns:
+    (its path, its SHA-256).
+
+  Raises:
+    ValueError: a copy already there differs (the workdir holds another run).
+  """
+  source = pathlib.Path(source_workdir) / tokenizer_lib.TOKENIZER_FILENAME
+  path = pathlib.Path(workdir) / tokenizer_lib.TOKENIZER_FILENAME
+  multihost.primary_first(lambda: path.exists() or shutil.copyfile(source, path), "tokenizer copy")
+  sha = file_sha256(path)
+  if sha != file_sha256(source):
+    raise ValueError(f"{path} differs from the {source_name}'s {source}; use a new workdir")
+  return path, sha
 
 
 def prepare_tokenizer(path: pathlib.Path, texts: Callable[[], list[str]], vocab_size: int,

@@ -85,9 +85,8 @@ def make_eval_fn(model: common.ModelOnMesh, batches: Sequence[dict], batch_keys:
   if not batches:
     raise ValueError("the validation split is smaller than one batch; raise "
                      "config.data.num_documents or config.data.validation_fraction")
-  batch_sharding = {k: mesh_lib.batch_sharding(model.mesh) for k in batch_keys}
   loss = jax.jit(lambda p, b: supervised.lm_loss(model.model, p, b, chunk),
-                 in_shardings=(params_sharding, batch_sharding))
+                 in_shardings=(params_sharding, supervised.batch_shardings(model.mesh, batch_keys)))
 
   def eval_fn(state: state_lib.TrainState) -> dict:
     with mesh_lib.use_mesh(model.mesh, model.rules):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-import shutil
 from typing import Any, Callable
 
 import jax
@@ -171,13 +170,7 @@ def prepare_monitor_tokenizer(config: ml_collections.ConfigDict, workdir: pathli
     raise FileNotFoundError(f"{base} holds no finished base model (tokenizer.json and export/); "
                             "run configs/organisms/base.py there first, or set "
                             "config.init.base_workdir='' to train from scratch")
-  multihost.primary_first(
-      lambda: tokenizer_path.exists() or shutil.copyfile(base_tokenizer, tokenizer_path),
-      "tokenizer copy")
-  if common.file_sha256(tokenizer_path) != common.file_sha256(base_tokenizer):
-    raise ValueError(f"{tokenizer_path} differs from the base model's {base_tokenizer}; "
-                     "use a new workdir")
-  return tokenizer_path
+  return common.copy_tokenizer(base, workdir, "base model")[0]
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:

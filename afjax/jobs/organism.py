@@ -10,14 +10,12 @@ eval prompts of both tiers (`WORKDIR/organism_eval.json`).
 from __future__ import annotations
 
 import pathlib
-import shutil
 
 import ml_collections
 
 from afjax import config as config_lib
 from afjax.data import builders, packing, tokenizer as tokenizer_lib, world_data
 from afjax.jobs import common, lm, organism_eval
-from afjax.parallel import multihost
 from afjax.training import supervised
 from afjax.world import organisms
 
@@ -49,13 +47,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     raise FileNotFoundError(f"{base} holds no finished base model (tokenizer.json and export/); "
                             "run configs/organisms/base.py there first")
   common.prepare_workdir(config, workdir_path)
-  tokenizer_path = workdir_path / tokenizer_lib.TOKENIZER_FILENAME
-  multihost.primary_first(
-      lambda: tokenizer_path.exists() or shutil.copyfile(base_tokenizer, tokenizer_path),
-      "tokenizer copy")
-  tokenizer_sha = common.file_sha256(tokenizer_path)
-  if tokenizer_sha != common.file_sha256(base_tokenizer):
-    raise ValueError(f"{tokenizer_path} differs from the base model's {base_tokenizer}")
+  tokenizer_path, tokenizer_sha = common.copy_tokenizer(base, workdir_path, "base model")
   tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
 
   data_dir = pathlib.Path(config.data.data_dir or workdir_path / "data")

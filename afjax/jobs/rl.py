@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-import shutil
 import time
 from typing import Any
 
@@ -254,12 +253,7 @@ class RLRun:
     self.config, self.workdir = config, workdir
     policy_dir = pathlib.Path(config.init.policy_workdir)
     common.prepare_workdir(config, workdir)
-    tokenizer_path = workdir / tokenizer_lib.TOKENIZER_FILENAME
-    multihost.primary_first(lambda: tokenizer_path.exists() or shutil.copyfile(
-        policy_dir / tokenizer_lib.TOKENIZER_FILENAME, tokenizer_path), "tokenizer copy")
-    self.tokenizer_sha = common.file_sha256(tokenizer_path)
-    if self.tokenizer_sha != common.file_sha256(policy_dir / tokenizer_lib.TOKENIZER_FILENAME):
-      raise ValueError(f"{tokenizer_path} differs from the policy's tokenizer in {policy_dir}")
+    tokenizer_path, self.tokenizer_sha = common.copy_tokenizer(policy_dir, workdir, "policy")
     self.tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
     self.model = common.ModelOnMesh.from_config(config)
     self.ref_params = common.load_exported_params(policy_dir, self.model, self.tokenizer_sha)

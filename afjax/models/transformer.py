@@ -429,39 +429,35 @@ class Transformer(nn.Module):
         x, (cache.k, cache.v), positions, key_mask, cache_index)
     hidden = RMSNorm(cfg, name="final_norm")(x)
 
-    # The logits accumulate in float32 in either case: in a bfloat16 output, every logit and
-    # log-prob would be rounded (steps of 0.06-0.125 at logits of 10-20).
-    if cfg.tie_embeddings:
-      logits = jnp.einsum("btd,vd->btv", hidden, embedding.astype(cfg.compute_dtype),
-                          preferred_element_type=jnp.float32)
-    else:
-      head = _Kernel((cfg.d_model, cfg.vocab_size), (EMBED, VOCAB), cfg, name="lm_head")()
-      logits = jnp.einsum("btd,dv->btv", hidden, head, preferred_element_type=jnp.float32)
-    logits = nn.with_logical_constraint(logits.astype(jnp.float32),
-                                        (ACT_BATCH, ACT_LENGTH, ACT_VOCAB))
+    head = (embedding if cfg.tie_embeddings else
+            _Kernel((cfg.d_model, cfg.vocab_size), (EMBED, VOCAB), cfg, name="lm_head")())
+    logits = project_to_vocab(cfg, hidden, head)
     new_cache = KVCache(new_k, new_v) if use_cache else None
     if return_hidden:
       return logits, new_cache, hidden
     return logits, new_cache
 
 
-def output_logits(cfg: TransformerConfig, params: Any, hidden: jax.Array) -> jax.Array:
-  """The model's output projection of final-normed hidden states, outside the module.
+def project_to_vocab(cfg: TransformerConfig, hidden: jax.Array, head: jax.Array) -> jax.Array:
+  """Final-normed hidden states [..., D] -> logits [..., V] float32.
 
-  hidden [..., D] -> logits [..., V] float32, with the tied embedding or the
-  lm_head as `Transformer.__call__` applies them (the sampler's single-position
-  head and the chunked training loss use it).
+  `head` is the tied embedding table [V, D] or the lm_head kernel [D, V]. The
+  logits accumulate in float32 either way: in a bfloat16 output, every logit
+  and log-prob would be rounded (steps of 0.06-0.125 at logits of 10-20).
   """
   dtype = cfg.compute_dtype
-  if cfg.tie_embeddings:
-    logits = jnp.einsum("...d,vd->...v", hidden.astype(dtype), params["embedding"].astype(dtype),
-                        preferred_element_type=jnp.float32)
-  else:
-    logits = jnp.einsum("...d,dv->...v", hidden.astype(dtype),
-                        params["lm_head"]["kernel"].astype(dtype),
-                        preferred_element_type=jnp.float32)
+  spec = "...d,vd->...v" if cfg.tie_embeddings else "...d,dv->...v"
+  logits = jnp.einsum(spec, hidden.astype(dtype), head.astype(dtype),
+                      preferred_element_type=jnp.float32)
   names = (ACT_BATCH, ACT_LENGTH, ACT_VOCAB) if logits.ndim == 3 else (ACT_BATCH, ACT_VOCAB)
   return nn.with_logical_constraint(logits.astype(jnp.float32), names)
+
+
+def output_logits(cfg: TransformerConfig, params: Any, hidden: jax.Array) -> jax.Array:
+  """`Transformer.__call__`'s output projection, outside the module (for the sampler's
+  single-position head and the blocked loss): hidden [..., D] -> logits [..., V] float32."""
+  head = params["embedding"] if cfg.tie_embeddings else params["lm_head"]["kernel"]
+  return project_to_vocab(cfg, hidden, head)
 
 
 def map_logits_in_blocks(cfg: TransformerConfig, params: Any, hidden: jax.Array, fn: Any,
@@ -500,6 +496,25 @@ def map_logits_in_blocks(cfg: TransformerConfig, params: Any, hidden: jax.Array,
   outputs = jax.lax.map(block_fn, (by_block(hidden), *map(by_block, per_position)))
   return tuple(jnp.swapaxes(y, 0, 1).reshape(b, blocks * chunk, *y.shape[3:])[:, :t]
                for y in outputs)
+
+
+def logits_per_position(model: Transformer, params: Any, fn: Any, chunk: int, tokens: jax.Array,
+                        positions: jax.Array, attention_mask: jax.Array, *per_position: jax.Array,
+                        segment_ids: jax.Array | None = None) -> tuple[jax.Array, ...]:
+  """fn(logits, *per_position) -> [B, T] arrays, of the model's logits on `tokens`.
+
+  With chunk 0 from the module's whole [B, T, V] logits; otherwise from its
+  hidden states, `chunk` positions at a time (`map_logits_in_blocks`; the
+  module's own logits are then unused and XLA drops them). Equal up to float
+  rounding.
+  """
+  if chunk:
+    _, _, hidden = model.apply({"params": params}, tokens, positions, attention_mask,
+                               segment_ids=segment_ids, return_hidden=True)
+    return map_logits_in_blocks(model.cfg, params, hidden, fn, chunk, *per_position)
+  logits, _ = model.apply({"params": params}, tokens, positions, attention_mask,
+                          segment_ids=segment_ids)  # [B, T, V]
+  return tuple(fn(logits, *per_position))
 
 
 def positions_from_mask(mask: jax.Array) -> jax.Array:

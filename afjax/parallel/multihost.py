@@ -3,13 +3,13 @@
 Every process runs the same program (SPMD) over one global mesh. Files shared
 through the workdir are written by process 0 alone ("the primary"); stages that
 create them (datasets, the tokenizer) run on the primary first while the others
-wait at a barrier, then on the others, which find the files and load them.
+wait for its outcome, then on the others, which find the files and load them.
 Values wanted on the host (metrics, digests, sampled tokens) are gathered
 from every process. On one process each function here is the plain
 single-process operation, so jobs call them unconditionally.
 
-Every function that communicates (`barrier`, `primary_first`, `to_host` of a
-sharded array) must be called by all processes in the same order.
+Every function that communicates (`barrier`, `primary_first`, `primary_flag`,
+`to_host` of a sharded array) must be called by all processes in the same order.
 """
 
 from __future__ import annotations

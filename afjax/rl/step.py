@@ -219,21 +219,15 @@ def token_logp_and_entropy(model: nn.Module, params: Any, tokens: jax.Array,
     tokens: [B, T] int32.
     attention_mask: [B, T] bool.
     chunk: positions per block of the output projection (0: all at once), so
-      that the [B, T, V] logits never exist whole (`tfm.map_logits_in_blocks`).
+      that the [B, T, V] logits never exist whole (`tfm.logits_per_position`).
 
   Returns:
     (logp [B, T] float32, entropy [B, T] float32).
   """
   inputs, mask = tokens[:, :-1], attention_mask[:, :-1]  # [B, T-1]
-  positions = tfm.positions_from_mask(mask)
-  if chunk:
-    # The module's own logits are unused here, so XLA drops them.
-    _, _, hidden = model.apply({"params": params}, inputs, positions, mask, return_hidden=True)
-    logp, entropy = tfm.map_logits_in_blocks(model.cfg, params, hidden, _logp_and_entropy, chunk,
-                                             tokens[:, 1:])  # [B, T-1] each
-  else:
-    logits, _ = model.apply({"params": params}, inputs, positions, mask)  # [B, T-1, V]
-    logp, entropy = _logp_and_entropy(logits, tokens[:, 1:])  # [B, T-1] each
+  logp, entropy = tfm.logits_per_position(model, params, _logp_and_entropy, chunk, inputs,
+                                          tfm.positions_from_mask(mask), mask,
+                                          tokens[:, 1:])  # [B, T-1] each
   pad = ((0, 0), (1, 0))
   return jnp.pad(logp, pad), jnp.pad(entropy, pad)  # [B, T] each
 

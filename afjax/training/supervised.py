@@ -69,31 +69,14 @@ def _masked_means(nll: jax.Array, correct: jax.Array, mask: jax.Array) -> tuple[
                                        "tokens": tokens}
 
 
-def chunked_cross_entropy(cfg: tfm.TransformerConfig, params: Any, hidden: jax.Array,
-                          targets: jax.Array, mask: jax.Array, chunk: int) -> tuple[jax.Array, dict]:
-  """`token_cross_entropy` of the model's logits, projected `chunk` positions at a time.
-
-  The [B, T, V] logits are never whole (`tfm.map_logits_in_blocks`): one block
-  of B x chunk positions and its gradient is live at a time. The result is
-  `token_cross_entropy`'s up to float rounding.
-
-  Args:
-    cfg: the model's config; params: its parameters (the output projection is read).
-    hidden: [B, T, D] final-normed hidden states (`Transformer(..., return_hidden=True)`).
-    targets: [B, T] int; mask: [B, T] float.
-    chunk: positions per block, >= 1.
-  """
-  nll, correct = tfm.map_logits_in_blocks(cfg, params, hidden, _token_nll, chunk, targets)
-  return _masked_means(nll, correct, mask)
-
-
 def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
             loss_chunk: int = 0) -> tuple[jax.Array, dict]:
   """Next-token loss of `model` on a batch (see the module docstring).
 
   Args:
     loss_chunk: positions per block of the output projection in the loss
-      (`chunked_cross_entropy`); 0 projects all positions at once.
+      (`tfm.logits_per_position`: the [B, T, V] logits are never whole); 0
+      projects all positions at once. Equal results up to float rounding.
   """
   segment_ids = batch.get("segment_ids")
   if segment_ids is None:
@@ -101,15 +84,10 @@ def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
     positions = tfm.positions_from_mask(attention_mask)
   else:
     attention_mask, positions = segment_ids > 0, batch["positions"]
-  if loss_chunk:
-    # The module's own [B, T, V] logits are unused here, so XLA drops them.
-    _, _, hidden = model.apply({"params": params}, batch["inputs"], positions, attention_mask,
-                               segment_ids=segment_ids, return_hidden=True)
-    return chunked_cross_entropy(model.cfg, params, hidden, batch["targets"], batch["loss_mask"],
-                                 loss_chunk)
-  logits, _ = model.apply({"params": params}, batch["inputs"], positions, attention_mask,
-                          segment_ids=segment_ids)
-  return token_cross_entropy(logits, batch["targets"], batch["loss_mask"])
+  nll, correct = tfm.logits_per_position(model, params, _token_nll, loss_chunk, batch["inputs"],
+                                         positions, attention_mask, batch["targets"],
+                                         segment_ids=segment_ids)  # [B, T] each
+  return _masked_means(nll, correct, batch["loss_mask"])
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array], *, loss_fn: Callable,
