@@ -456,8 +456,12 @@ def project_to_vocab(cfg: TransformerConfig, hidden: jax.Array, head: jax.Array)
 def output_logits(cfg: TransformerConfig, params: Any, hidden: jax.Array) -> jax.Array:
   """`Transformer.__call__`'s output projection, outside the module (for the sampler's
   single-position head and the blocked loss): hidden [..., D] -> logits [..., V] float32."""
-  head = params["embedding"] if cfg.tie_embeddings else params["lm_head"]["kernel"]
-  return project_to_vocab(cfg, hidden, head)
+  return project_to_vocab(cfg, hidden, _head(cfg, params))
+
+
+def _head(cfg: TransformerConfig, params: Any) -> jax.Array:
+  """The output projection's weight: the tied table [V, D] or the lm_head kernel [D, V]."""
+  return params["embedding"] if cfg.tie_embeddings else params["lm_head"]["kernel"]
 
 
 def map_logits_in_blocks(cfg: TransformerConfig, params: Any, hidden: jax.Array, fn: Any,
@@ -488,10 +492,16 @@ def map_logits_in_blocks(cfg: TransformerConfig, params: Any, hidden: jax.Array,
     x = jnp.pad(x, [(0, 0), (0, blocks * chunk - t)] + [(0, 0)] * (x.ndim - 2))
     return jnp.swapaxes(x.reshape(b, blocks, chunk, *x.shape[2:]), 0, 1)
 
+  head_names = (VOCAB, EMBED) if cfg.tie_embeddings else (EMBED, VOCAB)
+
   @jax.checkpoint
   def block_fn(xs):
     h, *rest = xs
-    return tuple(fn(output_logits(cfg, params, h), *rest))
+    # Pinned to the parameter's sharding: the constraint's transpose keeps each block's
+    # head gradient, and so their sum carried through the loop, sharded like the head
+    # (left to propagation, the carry could come out gathered over fsdp).
+    head = nn.with_logical_constraint(_head(cfg, params), head_names)
+    return tuple(fn(project_to_vocab(cfg, h, head), *rest))
 
   outputs = jax.lax.map(block_fn, (by_block(hidden), *map(by_block, per_position)))
   return tuple(jnp.swapaxes(y, 0, 1).reshape(b, blocks * chunk, *y.shape[3:])[:, :t]

@@ -2,6 +2,7 @@
 with XLA_FLAGS=--xla_force_host_platform_device_count=8 (see test_sharding.py)."""
 
 import json
+import re
 import sys
 
 import jax
@@ -72,7 +73,28 @@ def run(mesh_name):
   return {"losses": losses, "samples": samples, "monitor_scores": monitor_scores(cfg, mesh, rules),
           "params_sharded": sharded_ok,
           "opt_state_follows_params": opt_sharded,
-          "param_bytes_per_device": mesh_lib.bytes_per_device(state.params)}
+          "param_bytes_per_device": mesh_lib.bytes_per_device(state.params),
+          **blocked_head_gradient(model, state.params, mesh, rules)}
+
+
+def blocked_head_gradient(model, params, mesh, rules):
+  """The 2-D float32 arrays that the blocked loss's compiled gradient carries through its
+  loops, beside the head kernel's global and per-device shapes: under FSDP the head's
+  gradient, summed over the blocks in a loop, should be carried sharded."""
+  batch = supervised.place_batch({"inputs": np.zeros((BATCH, LENGTH), np.int32),
+                                  "targets": np.zeros((BATCH, LENGTH), np.int32),
+                                  "loss_mask": np.ones((BATCH, LENGTH), np.float32)}, mesh)
+  grad_fn = jax.jit(jax.grad(lambda p, b: supervised.lm_loss(model, p, b, loss_chunk=4)[0]))
+  with mesh_lib.use_mesh(mesh, rules):
+    text = grad_fn.lower(params, batch).compile().as_text()
+  carried = set()
+  for line in text.splitlines():
+    if " while(" in line:  # "%while.N = (carried types) while(...)"
+      carried.update(re.findall(r"f32\[(\d+),(\d+)\]", line.split(" while(")[0]))
+  head = params["lm_head"]["kernel"]
+  return {"loop_carried_2d": sorted([int(a), int(b)] for a, b in carried),
+          "head_shape": list(head.shape),
+          "head_shape_per_device": list(head.addressable_shards[0].data.shape)}
 
 
 def monitor_scores(cfg, mesh, rules):

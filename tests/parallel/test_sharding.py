@@ -52,6 +52,18 @@ def test_fsdp8_divides_param_bytes(runs):
   assert ratio <= 1.25 / 8
 
 
+def test_blocked_loss_carries_the_head_gradient_sharded(runs):
+  # One device: the loop carries the whole head gradient (the check can see it).
+  assert runs["single"]["head_shape"] in runs["single"]["loop_carried_2d"]
+  for name in ("d2f2t2", "fsdp8"):
+    run = runs[name]
+    assert run["head_shape_per_device"] != run["head_shape"]
+    assert run["head_shape_per_device"] in run["loop_carried_2d"], run
+    d_model, vocab = run["head_shape"]
+    local_vocab = run["head_shape_per_device"][1]
+    assert [d_model, local_vocab] not in run["loop_carried_2d"], run  # not gathered over fsdp
+
+
 def test_resolve_mesh_shape_fills_free_axis():
   assert mesh_lib.resolve_mesh_shape({"data": -1, "tensor": 2}, 8) == {"data": 4, "fsdp": 1, "tensor": 2}
 
