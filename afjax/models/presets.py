@@ -2,11 +2,11 @@
 
 The "llama3_1b" and "llama3_8b" presets have the shapes of Llama 3.2 1B and
 Llama 3.1 8B, "qwen2_5_0_5b" that of Qwen2.5 0.5B (parameter counts and
-layouts match; tests/models check the sizes). Their released checkpoints are
-not interchangeable with these models as they stand: the Llama 3.1/3.2
-weights expect Llama 3's RoPE frequency scaling ("rope_type": "llama3",
-factor 8 / 32), which `afjax.models.transformer.rotary_embedding` does not
-implement, and afjax has no checkpoint importer. Qwen2.5 uses plain RoPE.
+layouts match; tests/models check the sizes). The Llama presets carry Llama
+3's RoPE frequency scaling ("rope_type": "llama3", factor 32 / 8, checked
+against Meta's reference formula in tests/models); Qwen2.5 uses plain RoPE.
+afjax has no importer of released checkpoints: these presets serve scale and
+throughput runs from a random initialisation.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ PRESETS: dict[str, dict] = {
                          norm_eps=1e-6, dtype="bfloat16"),
     "llama3_1b": dict(vocab_size=128256, d_model=2048, num_layers=16, num_heads=32,
                       num_kv_heads=8, head_dim=64, mlp_hidden=8192, max_seq_len=8192,
-                      rope_theta=500000.0, tie_embeddings=True, norm_eps=1e-5,
-                      dtype="bfloat16", remat=True),
+                      rope_theta=500000.0, rope_scaling_factor=32.0, tie_embeddings=True,
+                      norm_eps=1e-5, dtype="bfloat16", remat=True),
     "llama3_8b": dict(vocab_size=128256, d_model=4096, num_layers=32, num_heads=32,
                       num_kv_heads=8, head_dim=128, mlp_hidden=14336, max_seq_len=8192,
-                      rope_theta=500000.0, norm_eps=1e-5, dtype="bfloat16", remat=True),
+                      rope_theta=500000.0, rope_scaling_factor=8.0, norm_eps=1e-5,
+                      dtype="bfloat16", remat=True),
 }
 
 

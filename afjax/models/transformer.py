@@ -66,6 +66,13 @@ class TransformerConfig:
     mlp_hidden: SwiGLU hidden width F.
     max_seq_len: longest position the model is used at (cache length bound).
     rope_theta: RoPE base frequency.
+    rope_scaling_factor: Llama 3's RoPE frequency scaling ("rope_type": "llama3"
+      in Llama 3.1/3.2 checkpoints; `rope_frequencies`): wavelengths above
+      rope_original_max_len / rope_low_freq_factor are stretched by this factor,
+      those below rope_original_max_len / rope_high_freq_factor kept, those
+      between blended. 1.0 leaves every frequency unchanged (plain RoPE).
+    rope_low_freq_factor, rope_high_freq_factor, rope_original_max_len: the
+      band edges of that scaling (Llama 3.1/3.2: 1, 4, 8192).
     norm_eps: RMSNorm epsilon.
     tie_embeddings: reuse the input embedding as the output projection.
     qkv_bias: biases on the q/k/v projections (Qwen2 convention).
@@ -86,6 +93,10 @@ class TransformerConfig:
   mlp_hidden: int
   max_seq_len: int = 2048
   rope_theta: float = 10000.0
+  rope_scaling_factor: float = 1.0
+  rope_low_freq_factor: float = 1.0
+  rope_high_freq_factor: float = 4.0
+  rope_original_max_len: int = 8192
   norm_eps: float = 1e-6
   tie_embeddings: bool = False
   qkv_bias: bool = False
@@ -102,6 +113,15 @@ class TransformerConfig:
     for name in ("dtype", "param_dtype"):
       if getattr(self, name) not in _DTYPES:
         raise ValueError(f"model.{name}={getattr(self, name)!r}; allowed: {sorted(_DTYPES)}")
+    if not self.rope_scaling_factor >= 1:
+      raise ValueError(f"model.rope_scaling_factor={self.rope_scaling_factor}; allowed: >= 1 "
+                       "(1 is plain RoPE)")
+    if not 0 < self.rope_low_freq_factor < self.rope_high_freq_factor:
+      raise ValueError(
+          f"model.rope_low_freq_factor={self.rope_low_freq_factor}, model.rope_high_freq_factor="
+          f"{self.rope_high_freq_factor}; allowed: 0 < low < high")
+    if self.rope_original_max_len < 1:
+      raise ValueError(f"model.rope_original_max_len={self.rope_original_max_len}; allowed: >= 1")
     if self.scan_unroll < 1:
       raise ValueError(f"model.scan_unroll={self.scan_unroll}; allowed: >= 1 (values >= "
                        "model.num_layers unroll every layer)")
@@ -182,19 +202,38 @@ class RMSNorm(nn.Module):
     return (normed * scale.astype(jnp.float32)).astype(self.cfg.compute_dtype)
 
 
-def rotary_embedding(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
+def rope_frequencies(cfg: TransformerConfig) -> jax.Array:
+  """RoPE's angular frequencies [E/2] float32, with Llama 3's scaling when configured.
+
+  w_i = theta^(-2i/E), i < E/2. With scaling factor s, band edges lo, hi and
+  original length N, a frequency of wavelength l = 2 pi / w_i becomes
+    w_i              if l < N / hi,
+    w_i / s          if l > N / lo,
+    (1 - a) w_i / s + a w_i  with a = (N / l - lo) / (hi - lo) otherwise,
+  as Meta's reference and Hugging Face's "llama3" rope type compute it; s = 1
+  returns w unchanged in every band.
+  """
+  e = cfg.head_dim
+  freqs = cfg.rope_theta ** (-jnp.arange(e // 2, dtype=jnp.float32) * 2.0 / e)  # [E/2]
+  if cfg.rope_scaling_factor != 1.0:
+    scale, lo, hi = cfg.rope_scaling_factor, cfg.rope_low_freq_factor, cfg.rope_high_freq_factor
+    wavelength = 2 * jnp.pi / freqs
+    blend = jnp.clip((cfg.rope_original_max_len / wavelength - lo) / (hi - lo), 0.0, 1.0)
+    freqs = (1 - blend) * freqs / scale + blend * freqs
+  return freqs
+
+
+def rotary_embedding(x: jax.Array, positions: jax.Array, freqs: jax.Array) -> jax.Array:
   """Applies RoPE in the rotate-half convention of Llama/Qwen checkpoints.
 
-  For frequencies w_i = theta^(-2i/E), i < E/2, and x = [x1, x2] split in halves:
+  For x = [x1, x2] split in halves and frequencies w (`rope_frequencies`):
   rope(x, p) = [x1 cos(p w) - x2 sin(p w), x2 cos(p w) + x1 sin(p w)].
 
   Args:
     x: [B, T, N, E] queries or keys.
     positions: [B, T] integer positions.
-    theta: base frequency.
+    freqs: [E/2] angular frequencies.
   """
-  half = x.shape[-1] // 2
-  freqs = theta ** (-jnp.arange(half, dtype=jnp.float32) * 2.0 / x.shape[-1])  # [E/2]
   angles = positions[..., None].astype(jnp.float32) * freqs  # [B, T, E/2]
   sin, cos = jnp.sin(angles)[:, :, None, :], jnp.cos(angles)[:, :, None, :]
   x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
@@ -228,8 +267,9 @@ class Attention(nn.Module):
     q = _dense(h * e, (EMBED, HEADS), cfg, "q_proj", cfg.qkv_bias)(x).reshape(b, t, h, e)
     new_k = _dense(k * e, (EMBED, KV_HEADS), cfg, "k_proj", cfg.qkv_bias)(x).reshape(b, t, k, e)
     new_v = _dense(k * e, (EMBED, KV_HEADS), cfg, "v_proj", cfg.qkv_bias)(x).reshape(b, t, k, e)
-    q = rotary_embedding(q, positions, cfg.rope_theta)
-    new_k = rotary_embedding(new_k, positions, cfg.rope_theta)
+    freqs = rope_frequencies(cfg)
+    q = rotary_embedding(q, positions, freqs)
+    new_k = rotary_embedding(new_k, positions, freqs)
     q = nn.with_logical_constraint(q, (ACT_BATCH, ACT_LENGTH, ACT_HEADS, HEAD_DIM))
 
     cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, new_k.astype(cache_k.dtype), cache_index, 1)

@@ -213,6 +213,7 @@ def decode_step(cfg: tfm.TransformerConfig, params: Any, layers: Sequence[Any],
   x = nn.with_logical_constraint(x, (tfm.ACT_BATCH, tfm.ACT_EMBED))
   positions = position[:, None]  # [B, 1]
   key_mask = cache_mask[:, None, None, :]  # [B, 1, 1, S]
+  freqs = tfm.rope_frequencies(cfg)
   new_cache = []
   for layer, (cache_k, cache_v) in zip(layers, cache):
     attn = layer["attn"]
@@ -220,8 +221,8 @@ def decode_step(cfg: tfm.TransformerConfig, params: Any, layers: Sequence[Any],
     q = _dense(y, attn["q_proj"], dtype).reshape(b, 1, h, e)
     new_k = _dense(y, attn["k_proj"], dtype).reshape(b, 1, k, e)
     new_v = _dense(y, attn["v_proj"], dtype).reshape(b, k, 1, e)
-    q = tfm.rotary_embedding(q, positions, cfg.rope_theta).reshape(b, k, h // k, e)  # [B, K, G, E]
-    new_k = tfm.rotary_embedding(new_k, positions, cfg.rope_theta).reshape(b, k, 1, e)
+    q = tfm.rotary_embedding(q, positions, freqs).reshape(b, k, h // k, e)  # [B, K, G, E]
+    new_k = tfm.rotary_embedding(new_k, positions, freqs).reshape(b, k, 1, e)
     cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, new_k.astype(cache_k.dtype), slot, 2)
     cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, new_v.astype(cache_v.dtype), slot, 2)
     new_cache.append((cache_k, cache_v))

@@ -90,11 +90,54 @@ def test_rotary_embedding_is_relative():
   rng = np.random.default_rng(0)
   q = jnp.asarray(rng.normal(size=(1, 1, 1, 8)), jnp.float32)
   k = jnp.asarray(rng.normal(size=(1, 1, 1, 8)), jnp.float32)
+  freqs = tfm.rope_frequencies(tfm.TransformerConfig(**{**presets.get_preset("test"), "head_dim": 8}))
   def dot(p, r):
-    return float(jnp.sum(tfm.rotary_embedding(q, jnp.array([[p]]), 1e4)
-                         * tfm.rotary_embedding(k, jnp.array([[r]]), 1e4)))
+    return float(jnp.sum(tfm.rotary_embedding(q, jnp.array([[p]]), freqs)
+                         * tfm.rotary_embedding(k, jnp.array([[r]]), freqs)))
   assert dot(5, 2) == pytest.approx(dot(13, 10), abs=1e-5)
   assert dot(0, 0) == pytest.approx(float(jnp.sum(q * k)), abs=1e-6)
+
+
+def numpy_llama3_frequencies(theta, head_dim, factor, low, high, original_len):
+  """Meta's reference `apply_scaling` (Llama 3.1), one frequency at a time."""
+  scaled = []
+  for freq in theta ** (-np.arange(0, head_dim, 2) / head_dim):
+    wavelength = 2 * np.pi / freq
+    if wavelength < original_len / high:
+      scaled.append(freq)
+    elif wavelength > original_len / low:
+      scaled.append(freq / factor)
+    else:
+      smooth = (original_len / wavelength - low) / (high - low)
+      scaled.append((1 - smooth) * freq / factor + smooth * freq)
+  return np.array(scaled)
+
+
+@pytest.mark.parametrize("preset,factor", [("llama3_1b", 32.0), ("llama3_8b", 8.0)])
+def test_llama3_rope_frequencies_match_the_reference(preset, factor):
+  cfg = tfm.TransformerConfig(**presets.get_preset(preset))
+  assert cfg.rope_scaling_factor == factor
+  expected = numpy_llama3_frequencies(cfg.rope_theta, cfg.head_dim, factor, 1.0, 4.0, 8192)
+  got = np.asarray(tfm.rope_frequencies(cfg))
+  np.testing.assert_allclose(got, expected, rtol=2e-6)
+  plain = cfg.rope_theta ** (-np.arange(0, cfg.head_dim, 2) / cfg.head_dim)
+  assert got[0] == pytest.approx(plain[0]) and got[-1] == pytest.approx(plain[-1] / factor)
+  assert ((got < plain * (1 - 1e-6)) & (got > plain / factor * (1 + 1e-6))).any()  # blended band
+
+
+def test_rope_scaling_factor_one_is_plain_rope():
+  cfg = tfm.TransformerConfig(**{**presets.get_preset("llama3_8b"), "rope_scaling_factor": 1.0})
+  plain = cfg.rope_theta ** (-np.arange(0, cfg.head_dim, 2) / cfg.head_dim)
+  np.testing.assert_allclose(np.asarray(tfm.rope_frequencies(cfg)), plain, rtol=2e-6)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("rope_scaling_factor", 0.5, "allowed: >= 1"),
+    ("rope_low_freq_factor", 5.0, "allowed: 0 < low < high"),
+    ("rope_original_max_len", 0, "allowed: >= 1")])
+def test_bad_rope_scaling_is_refused(field, value, message):
+  with pytest.raises(ValueError, match=f"model.{field}.*{message}"):
+    tfm.TransformerConfig(**{**presets.get_preset("test"), field: value})
 
 
 def test_positions_from_mask():

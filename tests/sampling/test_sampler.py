@@ -75,10 +75,13 @@ def test_cached_decoding_matches_full_forward(model_and_params, prompts, sampler
 
 
 @pytest.mark.parametrize("overrides", [dict(qkv_bias=True, tie_embeddings=True),
-                                       dict(num_kv_heads=1, rope_theta=500.0)],
-                         ids=["bias_tied", "mqa"])
+                                       dict(num_kv_heads=1, rope_theta=500.0),
+                                       dict(rope_theta=500.0, rope_scaling_factor=4.0,
+                                            rope_original_max_len=64)],
+                         ids=["bias_tied", "mqa", "llama3_rope"])
 def test_decode_step_matches_full_forward_for_model_variants(prompts, overrides):
-  """The sampler's own decode step follows the model's options (biases, tied head, GQA/MQA)."""
+  """The sampler's own decode step follows the model's options (biases, tied head, GQA/MQA,
+  RoPE scaling: wavelengths 6, 30, 140, 660 kept, blended, scaled, scaled)."""
   cfg = tfm.TransformerConfig(**{**presets.get_preset("test"), **overrides})
   model = tfm.Transformer(cfg)
   x = jnp.zeros((1, 4), jnp.int32)
