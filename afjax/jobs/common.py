@@ -192,10 +192,19 @@ def export_fingerprint(model_cfg: tfm.TransformerConfig, tokenizer_sha256: str) 
 
   `scan_unroll` (how the layer loop compiles) is left out: params exported
   under one unrolling load under any other, and exports written before the
-  field existed still load.
+  field existed still load. So are the RoPE scaling fields when the factor is
+  1 (plain RoPE, where the band edges do nothing), so that plain-RoPE exports
+  written before those fields existed still load.
   """
-  model = {k: v for k, v in dataclasses.asdict(model_cfg).items() if k != "scan_unroll"}
+  left_out = {"scan_unroll"}
+  if model_cfg.rope_scaling_factor == 1.0:
+    left_out |= set(_ROPE_SCALING_FIELDS)
+  model = {k: v for k, v in dataclasses.asdict(model_cfg).items() if k not in left_out}
   return {"model": model, "tokenizer_sha256": tokenizer_sha256}
+
+
+_ROPE_SCALING_FIELDS = ("rope_scaling_factor", "rope_low_freq_factor", "rope_high_freq_factor",
+                        "rope_original_max_len")
 
 
 def export_params(workdir: pathlib.Path, step: int, params: Any, fingerprint: dict) -> None:

@@ -200,3 +200,18 @@ def test_exported_params_load_under_another_scan_unroll_but_not_another_shape(un
   config.model.mlp_hidden *= 2
   with pytest.raises(checkpoint_lib.CheckpointMismatchError, match="mlp_hidden"):
     common.load_exported_params(uninterrupted, common.ModelOnMesh.from_config(config), sha)
+
+
+def test_plain_rope_exports_keep_the_fingerprint_of_before_rope_scaling(uninterrupted):
+  """Plain-RoPE exports carry no RoPE scaling fields (so those written before the fields
+  existed still load); a scaled model is refused."""
+  config = ml_collections.ConfigDict(json.loads((uninterrupted / "config.json").read_text()))
+  sha = common.file_sha256(uninterrupted / "tokenizer.json")
+  with checkpoint_lib.Checkpointer(uninterrupted / common.EXPORT_DIR, save_every=1, keep=1) as export:
+    saved = export.read_fingerprint()["model"]
+  assert not [key for key in saved if key.startswith("rope_") and key != "rope_theta"]
+  config.model.rope_scaling_factor = 1.0
+  common.load_exported_params(uninterrupted, common.ModelOnMesh.from_config(config), sha)
+  config.model.rope_scaling_factor = 8.0
+  with pytest.raises(checkpoint_lib.CheckpointMismatchError, match="rope_scaling_factor"):
+    common.load_exported_params(uninterrupted, common.ModelOnMesh.from_config(config), sha)
