@@ -21,6 +21,7 @@ setuptools.setup(
         "grain>=0.2.12",
         "tokenizers>=0.20",
         "numpy>=1.26",
+        "ml_dtypes>=0.5",  # bfloat16 tensors of imported checkpoints (a jax dependency too)
         "matplotlib>=3.8",
         "tensorboardX>=2.6",
         "tqdm>=4.66",

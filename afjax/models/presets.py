@@ -5,8 +5,9 @@ Llama 3.1 8B, "qwen2_5_0_5b" that of Qwen2.5 0.5B (parameter counts and
 layouts match; tests/models check the sizes). The Llama presets carry Llama
 3's RoPE frequency scaling ("rope_type": "llama3", factor 32 / 8, checked
 against Meta's reference formula in tests/models); Qwen2.5 uses plain RoPE.
-afjax has no importer of released checkpoints: these presets serve scale and
-throughput runs from a random initialisation.
+`afjax.models.hf_import` loads the released safetensors checkpoints of these
+architectures (config and params; logits checked against `transformers` on
+tiny checkpoints); the jobs themselves start from a random initialisation.
 """
 
 from __future__ import annotations

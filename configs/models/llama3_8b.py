@@ -9,8 +9,9 @@ on a slice: docs/scaling.md):
 
 Parameters and optimizer state are sharded over all devices (FSDP); blocks are
 rematerialised. It trains on the built-in corpus, so it is a scale and
-throughput check (not yet a way to import released checkpoints: see
-afjax/models/presets.py), not a model anyone should use. Not runnable on a
+throughput check from a random initialisation (the job does not start from
+released checkpoints; afjax.models.hf_import loads them for use in code), not
+a model anyone should use. Not runnable on a
 2-core CPU in reasonable time.
 
 Multi-host launches and memory: docs/scaling.md ("A multi-host TPU slice",
