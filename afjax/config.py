@@ -93,9 +93,14 @@ def check_interval(config: ml_collections.ConfigDict, path: str, low: float, hig
                       f"{']' if high_inclusive else ')'}")
 
 
+def is_int_at_least(value: Any, low: int) -> bool:
+  """Whether `value` is a Python integer >= low (a bool is not one)."""
+  return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
 def is_seed(value: Any) -> bool:
   """Whether `value` can seed NumPy's and JAX's generators: an integer >= 0 (not a bool)."""
-  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+  return is_int_at_least(value, 0)
 
 
 def validate_seeds(config: ml_collections.ConfigDict, prefix: str = "") -> None:

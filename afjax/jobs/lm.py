@@ -51,7 +51,7 @@ def validate_training(config: ml_collections.ConfigDict, num_devices: int) -> No
     raise config_lib.ConfigError(
         f"config.data.validation_fraction={config.data.validation_fraction}; allowed: in (0, 1)")
   chunk = loss_chunk(config)
-  if not (isinstance(chunk, int) and not isinstance(chunk, bool) and chunk >= 0):
+  if not config_lib.is_int_at_least(chunk, 0):
     raise config_lib.ConfigError(
         f"config.train.loss_chunk={chunk!r}; allowed: an integer >= 0 (positions per block of "
         "the output projection in the loss; 0 = all at once)")

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from afjax import config as config_lib
 from afjax.jobs import monitor as monitor_job
 from afjax.models import monitor as monitor_lib
 from afjax.training import state as state_lib, supervised
@@ -70,7 +71,7 @@ class AdaptiveConfig:
       raise ValueError(f"adaptive.replay_fraction={self.replay_fraction}; allowed: [0, 1)")
     for name in ("every", "steps", "batch_size"):
       value = getattr(self, name)
-      if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+      if not config_lib.is_int_at_least(value, 1):
         raise ValueError(f"adaptive.{name}={value!r}; allowed: an integer >= 1")
 
 

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from afjax import config as config_lib
 from afjax.models import transformer as tfm
 from afjax.parallel import mesh as mesh_lib
 from afjax.rl import advantages as adv_lib
@@ -143,13 +144,13 @@ class RLStepConfig:
     if unknown or missing:
       problem = f"unknown parameter(s) {unknown}" if unknown else f"missing parameter(s) {missing}"
       raise ValueError(f"reward shaping {self.shaping!r}: {problem}; allowed: {sorted(allowed)}")
-    if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 1:
+    if not config_lib.is_int_at_least(self.group_size, 1):
       raise ValueError(f"group_size={self.group_size!r}; allowed: an int >= 1 dividing the batch size")
     if self.shaping_coef < 0:
       raise ValueError(f"shaping_coef={self.shaping_coef}; allowed: a number >= 0")
     if self.kl_coef < 0:
       raise ValueError(f"kl_coef={self.kl_coef}; allowed: a number >= 0 (0 skips the reference)")
-    if isinstance(self.loss_chunk, bool) or not isinstance(self.loss_chunk, int) or self.loss_chunk < 0:
+    if not config_lib.is_int_at_least(self.loss_chunk, 0):
       raise ValueError(f"loss_chunk={self.loss_chunk!r}; allowed: an integer >= 0 (positions per "
                        "block of the output projection; 0 = all at once)")
 
