@@ -291,6 +291,10 @@ def test_monitors_do_not_see_the_followup_after_a_cut_off_first_turn(setup, view
     (dict(shaping_params=(("eps", 0.1),)), r"unknown parameter\(s\) \['eps'\]"),
     (dict(kl_coef=-1.0), "kl_coef=-1.0"),
     (dict(loss_chunk=-4), "loss_chunk=-4; allowed: an integer >= 0"),
+    (dict(loss_chunk=True), "loss_chunk=True; allowed: an integer >= 0"),
+    (dict(group_size=0), "group_size=0; allowed: an int >= 1"),
+    (dict(group_size=True), "group_size=True; allowed: an int >= 1"),
+    (dict(group_size=8.0), "group_size=8.0; allowed: an int >= 1"),
 ])
 def test_config_errors(kwargs, message):
   with pytest.raises(ValueError, match=message):
