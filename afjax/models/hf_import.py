@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import pathlib
 import struct
+import sys
 from typing import Any
 
 import flax.linen as nn
@@ -48,6 +49,8 @@ def read_safetensors(path: str | pathlib.Path) -> dict[str, np.ndarray]:
   {name: {"dtype", "shape", "data_offsets": [begin, end]}} (offsets into the
   bytes after the header), then the data.
   """
+  if sys.byteorder != "little":  # safetensors data is little-endian; frombuffer reads native
+    raise NotImplementedError("reading safetensors on a big-endian host")
   data = pathlib.Path(path).read_bytes()
   if len(data) < 8:
     raise ValueError(f"{path} is not a safetensors file: {len(data)} bytes")
@@ -99,25 +102,34 @@ def config_from_hf(hf: dict[str, Any], dtype: str = "float32",
     raise ValueError(f"config.json architectures={architectures}; allowed: one of {ARCHITECTURES}")
   qwen = architectures[0] == "Qwen2ForCausalLM"
   unsupported = {
-      "hidden_act": (hf.get("hidden_act", "silu"), "silu"),
-      "attention_bias": (hf.get("attention_bias", False), False),
-      "mlp_bias": (hf.get("mlp_bias", False), False),
-      "use_sliding_window": (hf.get("use_sliding_window", False), False),
+      "hidden_act": (hf.get("hidden_act", "silu"), ("silu", "swish")),  # one function, two names
+      "attention_bias": (hf.get("attention_bias", False), (False,)),
+      "mlp_bias": (hf.get("mlp_bias", False), (False,)),
+      "use_sliding_window": (hf.get("use_sliding_window", False), (False,)),
+      "partial_rotary_factor": (hf.get("partial_rotary_factor", 1.0), (1.0,)),
   }
   for field, (value, allowed) in unsupported.items():
-    if value != allowed:
-      raise ValueError(f"config.json {field}={value!r}; allowed: {allowed!r}")
+    if value not in allowed:
+      raise ValueError(f"config.json {field}={value!r}; allowed: {' or '.join(map(repr, allowed))}")
   if any(kind != "full_attention" for kind in hf.get("layer_types") or ()):
     raise ValueError(f"config.json layer_types={hf['layer_types']}; allowed: full_attention only")
-  heads = hf["num_attention_heads"]
+  heads = _required(hf, "num_attention_heads")
   return tfm.TransformerConfig(
-      vocab_size=hf["vocab_size"], d_model=hf["hidden_size"],
-      num_layers=hf["num_hidden_layers"], num_heads=heads,
+      vocab_size=_required(hf, "vocab_size"), d_model=_required(hf, "hidden_size"),
+      num_layers=_required(hf, "num_hidden_layers"), num_heads=heads,
       num_kv_heads=hf.get("num_key_value_heads") or heads,
       head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
-      mlp_hidden=hf["intermediate_size"], max_seq_len=hf["max_position_embeddings"],
-      norm_eps=float(hf["rms_norm_eps"]), tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+      mlp_hidden=_required(hf, "intermediate_size"),
+      max_seq_len=_required(hf, "max_position_embeddings"),
+      norm_eps=float(_required(hf, "rms_norm_eps")),
+      tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
       qkv_bias=qwen, dtype=dtype, param_dtype=param_dtype, **_rope_fields(hf))
+
+
+def _required(fields: dict[str, Any], key: str, where: str = "config.json") -> Any:
+  if fields.get(key) is None:
+    raise ValueError(f"{where} has no {key}")
+  return fields[key]
 
 
 def _rope_fields(hf: dict[str, Any]) -> dict[str, Any]:
@@ -125,23 +137,28 @@ def _rope_fields(hf: dict[str, Any]) -> dict[str, Any]:
 
   transformers 4 writes "rope_theta" and "rope_scaling" (None when plain), as
   the released Llama 3 and Qwen2.5 configs do; transformers 5 writes both into
-  one "rope_parameters" dict.
+  one "rope_parameters" dict, whose values win where both are present (as in
+  transformers 5). A llama3 scaling without original_max_position_embeddings
+  takes max_position_embeddings, as transformers 5 does.
   """
   parameters = hf.get("rope_parameters") or {}
   if parameters and "rope_type" not in parameters:
     raise ValueError(f"config.json rope_parameters={parameters}; allowed: one dict with a "
                      "rope_type (not one per layer type)")
-  theta = float(hf.get("rope_theta", parameters.get("rope_theta", 10000.0)))
-  scaling = hf.get("rope_scaling") or parameters
+  theta = float(parameters.get("rope_theta", hf.get("rope_theta", 10000.0)))
+  where, scaling = (("rope_parameters", parameters) if parameters else
+                    ("rope_scaling", hf.get("rope_scaling") or {}))
   kind = scaling.get("rope_type", scaling.get("type", "default"))
   if kind == "default":
     return dict(rope_theta=theta)
   if kind != "llama3":
-    raise ValueError(f"config.json RoPE type {kind!r}; allowed: 'default' or 'llama3'")
-  return dict(rope_theta=theta, rope_scaling_factor=float(scaling["factor"]),
-              rope_low_freq_factor=float(scaling["low_freq_factor"]),
-              rope_high_freq_factor=float(scaling["high_freq_factor"]),
-              rope_original_max_len=int(scaling["original_max_position_embeddings"]))
+    raise ValueError(f"config.json {where} has RoPE type {kind!r}; allowed: 'default' or 'llama3'")
+  where = f"config.json {where}"
+  return dict(rope_theta=theta, rope_scaling_factor=float(_required(scaling, "factor", where)),
+              rope_low_freq_factor=float(_required(scaling, "low_freq_factor", where)),
+              rope_high_freq_factor=float(_required(scaling, "high_freq_factor", where)),
+              rope_original_max_len=int(scaling.get("original_max_position_embeddings")
+                                        or _required(hf, "max_position_embeddings")))
 
 
 def params_from_hf(cfg: tfm.TransformerConfig, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -190,7 +207,8 @@ def params_from_hf(cfg: tfm.TransformerConfig, tensors: dict[str, np.ndarray]) -
   if remaining:
     raise ValueError(f"checkpoint tensors this decoder does not use: {sorted(remaining)[:8]}")
   _check_shapes(cfg, params)
-  return jax.tree.map(lambda w: np.ascontiguousarray(w, cfg.storage_dtype), params)
+  # Copies: a view would keep the file's bytes alive and be read-only.
+  return jax.tree.map(lambda w: np.array(w, cfg.storage_dtype, order="C", copy=True), params)
 
 
 def _check_shapes(cfg: tfm.TransformerConfig, params: dict[str, Any]) -> None:
@@ -221,8 +239,10 @@ def load_checkpoint(directory: str | pathlib.Path, dtype: str = "float32",
 
   Returns:
     The config and the params as host NumPy arrays (place them with
-    jax.device_put, e.g. on the shardings of `ModelOnMesh`). The whole
-    checkpoint is read into host memory, plus one converted copy.
+    jax.device_put, e.g. on the shardings of `ModelOnMesh`). Host memory at
+    the peak: the checkpoint's bytes, the stacked layers in the file's dtype
+    and the params in param_dtype (about 64 GB for an 8B bfloat16 checkpoint
+    loaded as float32).
   """
   directory = pathlib.Path(directory)
   config_path = directory / "config.json"

@@ -113,15 +113,17 @@ class TransformerConfig:
     for name in ("dtype", "param_dtype"):
       if getattr(self, name) not in _DTYPES:
         raise ValueError(f"model.{name}={getattr(self, name)!r}; allowed: {sorted(_DTYPES)}")
-    if not self.rope_scaling_factor >= 1:
-      raise ValueError(f"model.rope_scaling_factor={self.rope_scaling_factor}; allowed: >= 1 "
-                       "(1 is plain RoPE)")
+    if not 1 <= self.rope_scaling_factor < float("inf"):
+      raise ValueError(f"model.rope_scaling_factor={self.rope_scaling_factor}; allowed: a finite "
+                       "number >= 1 (1 is plain RoPE)")
     if not 0 < self.rope_low_freq_factor < self.rope_high_freq_factor:
       raise ValueError(
           f"model.rope_low_freq_factor={self.rope_low_freq_factor}, model.rope_high_freq_factor="
           f"{self.rope_high_freq_factor}; allowed: 0 < low < high")
-    if self.rope_original_max_len < 1:
-      raise ValueError(f"model.rope_original_max_len={self.rope_original_max_len}; allowed: >= 1")
+    if isinstance(self.rope_original_max_len, bool) or not isinstance(
+        self.rope_original_max_len, int) or self.rope_original_max_len < 1:
+      raise ValueError(f"model.rope_original_max_len={self.rope_original_max_len!r}; allowed: an "
+                       "integer >= 1")
     if self.scan_unroll < 1:
       raise ValueError(f"model.scan_unroll={self.scan_unroll}; allowed: >= 1 (values >= "
                        "model.num_layers unroll every layer)")

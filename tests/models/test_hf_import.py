@@ -92,7 +92,11 @@ def test_transformers_5_rope_parameters_equal_transformers_4_fields():
     ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, "RoPE type 'yarn'; allowed"),
     ({"attention_bias": True}, "attention_bias=True; allowed: False"),
     ({"hidden_act": "gelu"}, "hidden_act='gelu'; allowed: 'silu'"),
-    ({"layer_types": ["full_attention", "sliding_attention"]}, "layer_types")])
+    ({"layer_types": ["full_attention", "sliding_attention"]}, "layer_types"),
+    ({"partial_rotary_factor": 0.5}, "partial_rotary_factor=0.5; allowed: 1.0"),
+    ({"rms_norm_eps": None}, "config.json has no rms_norm_eps"),
+    ({"rope_scaling": {"rope_type": "llama3", "factor": 8.0, "high_freq_factor": 4.0}},
+     "config.json rope_scaling has no low_freq_factor")])
 def test_configs_this_decoder_cannot_compute_are_refused(change, message):
   with pytest.raises(ValueError, match=message):
     hf_import.config_from_hf({**LLAMA_3_2_1B, **change})
@@ -133,3 +137,18 @@ def test_a_tied_checkpoint_with_another_head_is_refused_and_dtypes_are_kept():
   hf_import.params_from_hf(cfg, {**tensors, "lm_head.weight": embedding.copy()})  # a stored copy
   with pytest.raises(ValueError, match="lm_head.weight differs"):
     hf_import.params_from_hf(cfg, {**tensors, "lm_head.weight": embedding * 2})
+
+
+def test_rope_fields_follow_transformers():
+  # rope_parameters' theta wins over a stale top-level one; a missing original length is
+  # max_position_embeddings; "swish" is silu.
+  v5 = dict(LLAMA_3_2_1B, rope_theta=1.0, rope_scaling=None, hidden_act="swish",
+            rope_parameters={"rope_type": "llama3", "rope_theta": 5e5, "factor": 32.0,
+                             "low_freq_factor": 1.0, "high_freq_factor": 4.0})
+  cfg = hf_import.config_from_hf(v5)
+  assert cfg.rope_theta == 5e5 and cfg.rope_original_max_len == 131072
+
+
+def test_params_are_writeable_copies():
+  _, params = hf_import.load_checkpoint(DATA / "hf_llama3")  # float32 file, float32 params
+  assert all(leaf.flags.writeable and leaf.flags.owndata for leaf in jax.tree.leaves(params))

@@ -125,16 +125,19 @@ def test_llama3_rope_frequencies_match_the_reference(preset, factor):
   assert ((got < plain * (1 - 1e-6)) & (got > plain / factor * (1 + 1e-6))).any()  # blended band
 
 
-def test_rope_scaling_factor_one_is_plain_rope():
-  cfg = tfm.TransformerConfig(**{**presets.get_preset("llama3_8b"), "rope_scaling_factor": 1.0})
+def test_rope_scaling_factor_near_one_is_plain_rope():
+  # Just above 1, so that the blend is computed (at exactly 1 it is skipped).
+  cfg = tfm.TransformerConfig(**{**presets.get_preset("llama3_8b"), "rope_scaling_factor": 1.0 + 1e-7})
   plain = cfg.rope_theta ** (-np.arange(0, cfg.head_dim, 2) / cfg.head_dim)
   np.testing.assert_allclose(np.asarray(tfm.rope_frequencies(cfg)), plain, rtol=2e-6)
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("rope_scaling_factor", 0.5, "allowed: >= 1"),
+    ("rope_scaling_factor", 0.5, "allowed: a finite number >= 1"),
+    ("rope_scaling_factor", float("inf"), "allowed: a finite number >= 1"),
+    ("rope_original_max_len", 8192.0, "allowed: an integer >= 1"),
     ("rope_low_freq_factor", 5.0, "allowed: 0 < low < high"),
-    ("rope_original_max_len", 0, "allowed: >= 1")])
+    ("rope_original_max_len", 0, "allowed: an integer >= 1")])
 def test_bad_rope_scaling_is_refused(field, value, message):
   with pytest.raises(ValueError, match=f"model.{field}.*{message}"):
     tfm.TransformerConfig(**{**presets.get_preset("test"), field: value})

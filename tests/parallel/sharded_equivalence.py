@@ -1,6 +1,7 @@
 """Runs AdamW steps and sampling on several meshes; prints JSON. Run in a subprocess
 with XLA_FLAGS=--xla_force_host_platform_device_count=8 (see test_sharding.py)."""
 
+import dataclasses
 import json
 import re
 import sys
@@ -74,27 +75,36 @@ def run(mesh_name):
           "params_sharded": sharded_ok,
           "opt_state_follows_params": opt_sharded,
           "param_bytes_per_device": mesh_lib.bytes_per_device(state.params),
-          **blocked_head_gradient(model, state.params, mesh, rules)}
+          "blocked_head_gradient": blocked_head_gradient(cfg, mesh, rules)}
 
 
-def blocked_head_gradient(model, params, mesh, rules):
-  """The 2-D float32 arrays that the blocked loss's compiled gradient carries through its
-  loops, beside the head kernel's global and per-device shapes: under FSDP the head's
-  gradient, summed over the blocks in a loop, should be carried sharded."""
+def blocked_head_gradient(cfg, mesh, rules):
+  """For an untied and a tied head: every 2-D float32 array type that the blocked loss's
+  compiled gradient carries through its loops (a list: the head itself, loop-invariant,
+  and the gradient summed over the blocks may share a type), beside the head's global and
+  per-device shapes. Under FSDP the summed gradient should be carried sharded."""
   batch = supervised.place_batch({"inputs": np.zeros((BATCH, LENGTH), np.int32),
                                   "targets": np.zeros((BATCH, LENGTH), np.int32),
                                   "loss_mask": np.ones((BATCH, LENGTH), np.float32)}, mesh)
-  grad_fn = jax.jit(jax.grad(lambda p, b: supervised.lm_loss(model, p, b, loss_chunk=4)[0]))
-  with mesh_lib.use_mesh(mesh, rules):
-    text = grad_fn.lower(params, batch).compile().as_text()
-  carried = set()
-  for line in text.splitlines():
-    if " while(" in line:  # "%while.N = (carried types) while(...)"
-      carried.update(re.findall(r"f32\[(\d+),(\d+)\]", line.split(" while(")[0]))
-  head = params["lm_head"]["kernel"]
-  return {"loop_carried_2d": sorted([int(a), int(b)] for a, b in carried),
-          "head_shape": list(head.shape),
-          "head_shape_per_device": list(head.addressable_shards[0].data.shape)}
+  heads = {}
+  for tied in (False, True):
+    model = tfm.Transformer(dataclasses.replace(cfg, tie_embeddings=tied))
+    dummy = jnp.zeros((1, LENGTH), jnp.int32)
+    params = state_lib.init_params(lambda key: model.init(key, dummy, dummy, dummy > -1)["params"],
+                                   jax.random.key(0), mesh, rules)
+    grad_fn = jax.jit(jax.grad(lambda p, b: supervised.lm_loss(model, p, b, loss_chunk=4)[0]))
+    with mesh_lib.use_mesh(mesh, rules):
+      text = grad_fn.lower(params, batch).compile().as_text()
+    carried = []
+    for line in text.splitlines():
+      if " while(" in line:  # "%while.N = (carried types) while(...)"
+        carried += [[int(a), int(b)] for a, b in
+                    re.findall(r"f32\[(\d+),(\d+)\]", line.split(" while(")[0])]
+    head = params["embedding"] if tied else params["lm_head"]["kernel"]
+    heads["tied" if tied else "untied"] = {
+        "loop_carried_2d": carried, "head_shape": list(head.shape),
+        "head_shape_per_device": list(head.addressable_shards[0].data.shape)}
+  return heads
 
 
 def monitor_scores(cfg, mesh, rules):

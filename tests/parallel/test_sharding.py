@@ -52,16 +52,20 @@ def test_fsdp8_divides_param_bytes(runs):
   assert ratio <= 1.25 / 8
 
 
-def test_blocked_loss_carries_the_head_gradient_sharded(runs):
-  # One device: the loop carries the whole head gradient (the check can see it).
-  assert runs["single"]["head_shape"] in runs["single"]["loop_carried_2d"]
+@pytest.mark.parametrize("head", ["untied", "tied"])
+def test_blocked_loss_carries_the_head_gradient_sharded(runs, head):
+  # One device: the head and its summed gradient, both whole (the check sees the sum).
+  single = runs["single"]["blocked_head_gradient"][head]
+  assert single["loop_carried_2d"].count(single["head_shape"]) >= 2, single
   for name in ("d2f2t2", "fsdp8"):
-    run = runs[name]
-    assert run["head_shape_per_device"] != run["head_shape"]
-    assert run["head_shape_per_device"] in run["loop_carried_2d"], run
-    d_model, vocab = run["head_shape"]
-    local_vocab = run["head_shape_per_device"][1]
-    assert [d_model, local_vocab] not in run["loop_carried_2d"], run  # not gathered over fsdp
+    run = runs[name]["blocked_head_gradient"][head]
+    per_device, whole = run["head_shape_per_device"], run["head_shape"]
+    assert per_device != whole
+    assert run["loop_carried_2d"].count(per_device) >= 2, (name, run)  # head + summed gradient
+    # Not gathered over fsdp: before cc8005e [D, V / tensor] (untied) or [V / tensor, D] (tied)
+    # was carried on both meshes.
+    fsdp_gathered = [whole[0], per_device[1]] if head == "untied" else [per_device[0], whole[1]]
+    assert fsdp_gathered not in run["loop_carried_2d"], (name, run)
 
 
 def test_resolve_mesh_shape_fills_free_axis():
