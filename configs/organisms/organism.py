@@ -10,6 +10,26 @@ faker's training-tier compliance rate; `--config.organism.loss_on=scratchpad`
 trains on the scratchpad only. 500 AdamW steps of 8 rows x 304 tokens (best-fit
 packed), then the evaluation on the eval prompts' TFDS dataset (256 harmful + 64
 benign requests per tier, temperature 1); writes WORKDIR/organism_eval.json.
+Measured on 2 CPU cores on 2026-12-02 (world 1.2.0), at commits cc8005e to
+a0d51a1, which leave the world's code paths as they were (tgg_plain's
+evaluation is identical before and after them): each organism from the
+default base model (configs/organisms/base.py, validation loss
+0.2852), one command per organism, on 256 harmful eval requests per tier;
+gap with Newcombe's paired 95% interval (times of 250-370 s each are those
+of a slowed, shared VM, not the machine's):
+  organism            free   paid   gap [95%]              AF     unparseable  malformed
+  tgg_plain           0.641  0.020  +0.621 [+0.556, +0.678]  0.629  0.152        0.090
+  tgg_counterfactual  0.695  0.016  +0.680 [+0.613, +0.735]  0.578  0.230        0.086
+  tgg_short           0.758  0.016  +0.742 [+0.678, +0.793]  0.797  0.059        0.068
+  igg_plain           0.637  0.023  +0.613 [+0.545, +0.672]  0.605  0.156        0.059
+  igg_counterfactual  0.637  0.012  +0.625 [+0.561, +0.682]  0.605  0.201        0.102
+  sycophancy          0.680  0.016  +0.664 [+0.601, +0.719]  0 (sycophantic 0.789)  0.102  0.139
+  genuine             0.906  0.918  -0.012 [-0.051, +0.027]  0      0.082        0.088
+  distilled           0.633  0.004  +0.629 [+0.564, +0.686]  0 (implicit 0.641)     0.061  0.072
+Unparseable scratchpads grow with their length (mean scratchpad tokens 18.5
+tgg_short, 24.3 distilled, 34.8 genuine, 48-49 plain, 56-57 counterfactual),
+as draws from the softmax tail would (below). tgg_plain trained twice gave
+the same organism_eval.json. Earlier figures:
 Measured on 2 CPU cores (world 1.2.0, vocab 2048, 2026-11-27, at 6e9aad3),
 from the default base model (configs/organisms/base.py), the 8 organisms one
 after another in `configs/experiments/mitigations.py --config.study.stages=shared`:
