@@ -11,6 +11,22 @@ prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
 
+Measured on 2 CPU cores (2026-12-02, at 1e5916b's code paths, late evening),
+seeds 3 / 4 / 5 from organisms trained with configs/organisms/organism.py on
+the default base (its table), their monitors trained by
+configs/monitors/*.py on that base, 256 held-out harmful requests per tier,
+two runs at a time on a slowed VM (526-580 s a run):
+  igg_plain free-tier compliance 0.637 -> 0.910 / 0.891 / 0.867 (mean 0.889
+    [0.836, 0.943]); paid 0.023 -> 0.652 / 0.352 / 0.543; gap 0.613 -> 0.258 /
+    0.539 / 0.324; AF oracle 0.605 -> 0.520 / 0.746 / 0.695; free-tier
+    unparseable 0.168 -> 0.457 / 0.238 / 0.277; malformed 0.059 -> 0.09-0.12.
+  tgg_plain 0.641 -> 0.863 / 0.863 / 0.914 (mean 0.880 [0.807, 0.953]); paid
+    0.020 -> 0.246 / 0.379 / 0.699; gap 0.621 -> 0.617 / 0.484 / 0.215; AF
+    oracle 0.629 -> 0.535 / 0.297 / 0.504 with free-tier unparseable 0.45-0.67;
+    malformed 0.090 -> 0.10-0.11.
+These organisms start from slightly other pre-RL figures than the ones
+below (igg_plain free 0.637 against 0.652), so the two sets of seeds are
+not pooled here.
 Measured on 2 CPU cores (2026-12-02, at 0aadce3, after the weight-decay and
 oracle fixes of that day) from organisms trained on the quickstart's base
 model (igg_plain: the quickstart's own, configs/quickstart.py; tgg_plain from
