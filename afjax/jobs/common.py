@@ -198,13 +198,9 @@ def export_fingerprint(model_cfg: tfm.TransformerConfig, tokenizer_sha256: str) 
   """
   left_out = {"scan_unroll"}
   if model_cfg.rope_scaling_factor == 1.0:
-    left_out |= set(_ROPE_SCALING_FIELDS)
+    left_out |= set(tfm.ROPE_SCALING_FIELDS)
   model = {k: v for k, v in dataclasses.asdict(model_cfg).items() if k not in left_out}
   return {"model": model, "tokenizer_sha256": tokenizer_sha256}
-
-
-_ROPE_SCALING_FIELDS = ("rope_scaling_factor", "rope_low_freq_factor", "rope_high_freq_factor",
-                        "rope_original_max_len")
 
 
 def export_params(workdir: pathlib.Path, step: int, params: Any, fingerprint: dict) -> None:

@@ -30,6 +30,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from afjax import config as config_lib
+
 # Logical axis names of the parameters.
 EMBED = "embed"
 VOCAB = "vocab"
@@ -120,8 +122,7 @@ class TransformerConfig:
       raise ValueError(
           f"model.rope_low_freq_factor={self.rope_low_freq_factor}, model.rope_high_freq_factor="
           f"{self.rope_high_freq_factor}; allowed: 0 < low < high")
-    if isinstance(self.rope_original_max_len, bool) or not isinstance(
-        self.rope_original_max_len, int) or self.rope_original_max_len < 1:
+    if not config_lib.is_int_at_least(self.rope_original_max_len, 1):
       raise ValueError(f"model.rope_original_max_len={self.rope_original_max_len!r}; allowed: an "
                        "integer >= 1")
     if self.scan_unroll < 1:
@@ -155,6 +156,11 @@ class TransformerConfig:
     block = attn + 3 * d * f + 2 * d
     head = 0 if self.tie_embeddings else d * self.vocab_size
     return self.vocab_size * d + self.num_layers * block + d + head
+
+
+# The fields of Llama 3's RoPE scaling; with rope_scaling_factor 1 they change nothing.
+ROPE_SCALING_FIELDS = ("rope_scaling_factor", "rope_low_freq_factor", "rope_high_freq_factor",
+                       "rope_original_max_len")
 
 
 class KVCache(NamedTuple):
