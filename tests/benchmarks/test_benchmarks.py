@@ -10,13 +10,15 @@ import json
 import pathlib
 import subprocess
 import sys
+import time
+import types
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from afjax.models import presets, transformer as tfm
-from benchmarks import (common, cost_growth, grpo_iteration, lm_step, matmul_peak,
+from benchmarks import (common, cost_growth, device_suite, grpo_iteration, lm_step, matmul_peak,
                         matmul_shapes, memory, profile_step, rl_step, sampler)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -280,3 +282,49 @@ def test_profile_step_traces_a_tiny_lm_step_and_names_its_ops(tmp_path):
   assert list((tmp_path / "hlo").glob("*after_optimizations.txt"))
   occupancy = record["thread_occupancy"]
   assert sum(occupancy) == pytest.approx(1.0) and len(occupancy) >= 2
+
+
+def test_device_suite_sizes_parse_and_exceed_300m_parameters():
+  full = {}
+  for name, module, full_argv, smoke_argv in device_suite.SUITE:
+    full[name] = module.parse_args(full_argv)
+    module.parse_args(smoke_argv)
+  qwen = tfm.TransformerConfig(**presets.get_preset(full["lm_step"].preset))
+  rl = common.width_config(int(full["rl_step"].d_model), full["rl_step"].vocab,
+                           full["rl_step"].num_layers)
+  assert full["sampler"].preset == full["lm_step"].preset
+  assert qwen.num_params() > 3e8 and rl.num_params() > 3e8
+  for name in ("sampler", "lm_step", "rl_step", "grpo_iteration"):
+    assert full[name].dtype == "bfloat16", name
+
+
+def test_device_suite_smoke_writes_one_record_per_benchmark(tmp_path, capsys):
+  summary = device_suite.main(["--smoke", "--only=matmul_peak", f"--out={tmp_path}"])
+  assert summary["done"] == ["matmul_peak"] and not summary["failed"]
+  records = [json.loads(line) for line in (tmp_path / device_suite.RECORDS_FILE).open()]
+  assert [(r["benchmark"], r["suite_status"]) for r in records] == [("matmul_peak", "done")]
+  assert capsys.readouterr().out.strip().splitlines()[-1].startswith("DEVICE_SUITE done=1 failed=0")
+
+
+def test_device_suite_records_failures_and_skips_past_its_budget(tmp_path, monkeypatch):
+  def slow(argv):
+    time.sleep(0.05)
+    return {"benchmark": "slow"}
+
+  def broken(argv):
+    raise RuntimeError("out of memory")
+
+  fake = [("slow", types.SimpleNamespace(main=slow), [], []),
+          ("broken", types.SimpleNamespace(main=broken), [], []),
+          ("late", types.SimpleNamespace(main=slow), [], [])]
+  monkeypatch.setattr(device_suite, "SUITE", fake)
+  monkeypatch.setattr(device_suite, "SUITE_NAMES", ("slow", "broken", "late"))
+  summary = device_suite.main([f"--out={tmp_path}", "--only=slow,late,broken", "--budget_s=0.01"])
+  assert (summary["done"], summary["failed"], summary["skipped"]) == (["slow"], [], ["broken", "late"])
+  summary = device_suite.main([f"--out={tmp_path}", "--only=broken"])
+  assert summary["failed"] == ["broken"]
+  records = [json.loads(line) for line in (tmp_path / device_suite.RECORDS_FILE).open()]
+  assert [r["suite_status"] for r in records] == ["done", "failed"]
+  assert records[1]["error"] == "RuntimeError: out of memory"
+  with pytest.raises(SystemExit):
+    device_suite.main([f"--out={tmp_path}", "--only=nope"])
