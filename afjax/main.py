@@ -42,9 +42,14 @@ def main(argv: list[str]) -> None:
 
   from afjax import jobs
   from afjax.config import ConfigError, validate_seeds
+  from afjax.jobs import common
+  from afjax.training.checkpoint import CheckpointError
 
   config = _CONFIG.value
+  workdir = _WORKDIR.value
   try:
+    if not workdir.strip():
+      raise ConfigError("--workdir is empty; allowed: a directory path (it is created if needed)")
     job = jobs.get_job(config.get("job"))
     if config.get("distributed", False):
       jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
@@ -59,8 +64,16 @@ def main(argv: list[str]) -> None:
     print(f"afjax: invalid config: {err}", file=sys.stderr)
     sys.exit(2)
   logging.info("job %s on %d device(s) (%s), workdir %s", config.job, jax.device_count(),
-               jax.devices()[0].platform, _WORKDIR.value)
-  job.run(config, _WORKDIR.value)
+               jax.devices()[0].platform, workdir)
+  try:
+    job.run(config, workdir)
+  except (ConfigError, CheckpointError) as err:  # found while reading the inputs: no traceback
+    logging.error("%s: %s", type(err).__name__, err)
+    print(f"afjax: {type(err).__name__}: {err}", file=sys.stderr)
+    sys.exit(2)
+  # The config that made the workdir's files (prepare_workdir writes it only when absent, so
+  # that a rerun refused by the checkpoints leaves the old one in place).
+  common.record_config(config, workdir)
 
 
 if __name__ == "__main__":

@@ -358,10 +358,26 @@ def text_source(builder: TextCorpusBuilder, split: str) -> Sequence[dict]:
   can be fed to `grain.MapDataset.source` or `loaders.tokenize_and_pack`.
   """
   _check_split_name(split)
-  return builder.as_data_source(split=split)
+  try:
+    return builder.as_data_source(split=split)
+  except RuntimeError as err:
+    raise _unreadable(builder, err) from err
 
 
 def read_documents(builder: TextCorpusBuilder, split: str) -> list[str]:
   """Returns every document of `split`, in stored order, as `str`."""
   source = text_source(builder, split)
-  return [source[i][TEXT_FEATURE].decode("utf-8") for i in range(len(source))]
+  try:
+    return [source[i][TEXT_FEATURE].decode("utf-8") for i in range(len(source))]
+  except RuntimeError as err:
+    raise _unreadable(builder, err) from err
+
+
+def _unreadable(builder: TextCorpusBuilder, err: Exception) -> RuntimeError:
+  """The error for a prepared dataset whose files cannot be read (damaged or missing)."""
+  return RuntimeError(f"the dataset at {builder.data_path} cannot be read ({_first_line(err)}); "
+                      "delete that directory and rerun to have it built again")
+
+
+def _first_line(err: Exception) -> str:
+  return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]

@@ -1,7 +1,10 @@
 """Jobs that `afjax.main` can run, chosen by `config.job`.
 
 Each job module defines `validate(config, num_devices)` (raises
-`afjax.config.ConfigError`, writes nothing) and `run(config, workdir)`.
+`afjax.config.ConfigError`, writes nothing) and `run(config, workdir)`; a job
+that reads other runs' workdirs also defines `validate_settings(config,
+num_devices)`, every check but those workdirs' (a study checks its stages
+before their inputs exist).
 """
 
 from __future__ import annotations

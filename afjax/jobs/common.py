@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 import pathlib
 import shutil
 from typing import Any, Callable
@@ -16,6 +17,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from afjax import config as config_lib
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.models import transformer as tfm
 from afjax.parallel import mesh as mesh_lib
@@ -24,6 +26,7 @@ from afjax.training import checkpoint as checkpoint_lib
 from afjax.training import state as state_lib
 
 EXPORT_DIR = "export"
+CONFIG_FILE = "config.json"
 
 
 def file_sha256(path: pathlib.Path) -> str:
@@ -31,34 +34,102 @@ def file_sha256(path: pathlib.Path) -> str:
 
 
 def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> pathlib.Path:
-  """Creates WORKDIR if needed and writes the run's config to WORKDIR/config.json.
+  """Creates WORKDIR if needed; writes the run's config to WORKDIR/config.json if there is none.
 
+  A config.json already there describes the run whose files the workdir holds,
+  and other jobs read it (a policy's model, a monitor's data). So a config of
+  another job is refused (ConfigError, nothing written), and a rerun's config
+  replaces it only once the rerun has finished (`record_config`, which
+  afjax.main calls): a rerun that the checkpoints refuse leaves it as it was.
   Every process creates the directory (the same one on a shared filesystem,
   its own otherwise); process 0 alone writes the config.
   """
   workdir_path = pathlib.Path(workdir)
+  config_path = workdir_path / CONFIG_FILE
+  if config_path.exists():
+    try:
+      job = json.loads(config_path.read_text()).get("job")
+    except (ValueError, AttributeError):
+      raise config_lib.ConfigError(
+          f"{config_path} is not a JSON config; allowed: a workdir that afjax made, or a new "
+          "one") from None
+    if job != config.get("job"):
+      raise config_lib.ConfigError(
+          f"{workdir_path} holds a {job!r} run ({config_path}), not a {config.get('job')!r} "
+          "one; allowed: a new workdir, or one made by this job")
   workdir_path.mkdir(parents=True, exist_ok=True)
-  multihost.write_text(workdir_path / "config.json", config.to_json_best_effort(indent=2))
+  if not config_path.exists():
+    record_config(config, workdir_path)
   return workdir_path
+
+
+def record_config(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> None:
+  """Writes the config to WORKDIR/config.json (process 0)."""
+  multihost.write_text(pathlib.Path(workdir) / CONFIG_FILE, config.to_json_best_effort(indent=2))
+
+
+def check_finished_workdir(workdir: str, what: str, files: tuple[str, ...], config_hint: str
+                           ) -> None:
+  """Raises ConfigError unless `workdir` holds every one of `files` (a finished run's outputs).
+
+  Args:
+    what: the config field that names the workdir, e.g. "config.init.base_workdir".
+    config_hint: the config whose run makes such a workdir, for the message.
+  """
+  path = pathlib.Path(workdir)
+  missing = [f for f in files if not (path / f).exists()]
+  if missing:
+    raise config_lib.ConfigError(
+        f"{what}: {path} holds no finished run (missing {missing}); allowed: the workdir of a "
+        f"finished {config_hint} run")
 
 
 def copy_tokenizer(source_workdir: pathlib.Path, workdir: pathlib.Path, source_name: str
                    ) -> tuple[pathlib.Path, str]:
   """WORKDIR/tokenizer.json as a copy of SOURCE/tokenizer.json (made by process 0 if missing).
 
+  The source is checked before it is copied: it must load, and where SOURCE
+  holds an export, it must be the tokenizer that export was made with.
+
   Returns:
     (its path, its SHA-256).
 
   Raises:
-    ValueError: a copy already there differs (the workdir holds another run).
+    ValueError: the source is damaged or not its export's tokenizer, or a copy
+      already there differs (the workdir holds another run).
   """
   source = pathlib.Path(source_workdir) / tokenizer_lib.TOKENIZER_FILENAME
   path = pathlib.Path(workdir) / tokenizer_lib.TOKENIZER_FILENAME
+  source_sha = file_sha256(source)
+  if not path.exists():
+    check_source_tokenizer(source, source_sha, source_name)
   multihost.primary_first(lambda: path.exists() or shutil.copyfile(source, path), "tokenizer copy")
   sha = file_sha256(path)
-  if sha != file_sha256(source):
-    raise ValueError(f"{path} differs from the {source_name}'s {source}; use a new workdir")
+  if sha != source_sha:
+    raise ValueError(f"{path} differs from the {source_name}'s {source}: the workdir holds a run "
+                     "made with another tokenizer; use a new workdir")
   return path, sha
+
+
+def check_source_tokenizer(source: pathlib.Path, source_sha: str, source_name: str) -> None:
+  """Raises ValueError if `source` does not load or is not its workdir's export's tokenizer."""
+  try:
+    tokenizer_lib.load_tokenizer(source)
+  except Exception as err:  # the tokenizers library raises its own exception types
+    raise ValueError(f"the {source_name}'s {source} does not load ({type(err).__name__}: "
+                     f"{err}); restore it from the run that made it") from None
+  export = source.parent / EXPORT_DIR
+  if not export.exists():
+    return
+  with checkpoint_lib.Checkpointer(export, save_every=1, keep=1) as exporter:
+    try:
+      expected = exporter.read_fingerprint().get("tokenizer_sha256")
+    except FileNotFoundError:  # no finished export: the loaders report that
+      return
+  if expected not in (None, source_sha):
+    raise ValueError(f"the {source_name}'s {source} (sha256 {source_sha[:12]}...) is not the "
+                     f"tokenizer its export was made with (sha256 {expected[:12]}...); restore "
+                     "it from the run that made it")
 
 
 def prepare_tokenizer(path: pathlib.Path, texts: Callable[[], list[str]], vocab_size: int,
@@ -220,6 +291,12 @@ def load_exported_params(workdir: pathlib.Path, model: ModelOnMesh, tokenizer_sh
   if not export.exists():
     raise FileNotFoundError(f"{export} does not exist: run the stage that writes {workdir} first")
   with checkpoint_lib.Checkpointer(export, save_every=1, keep=1) as exporter:
-    _, restored = exporter.restore({"params": model.abstract_params()},
-                                   export_fingerprint(model.cfg, tokenizer_sha256))
+    try:
+      _, restored = exporter.restore({"params": model.abstract_params()},
+                                     export_fingerprint(model.cfg, tokenizer_sha256))
+    except checkpoint_lib.CheckpointMismatchError as err:
+      first_line = str(err).split(" Use a new checkpoint directory")[0]
+      raise checkpoint_lib.CheckpointMismatchError(
+          f"{first_line} To load it, set config.model to the model of the run that made "
+          f"{workdir} (its {CONFIG_FILE}), with that run's tokenizer.") from None
   return restored["params"]

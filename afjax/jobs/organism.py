@@ -23,7 +23,15 @@ LOSS_ON = ("response", "scratchpad")
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
-  """Checks the training, organism and eval sections; raises ConfigError, writes nothing."""
+  """validate_settings, and that the base model exists; raises ConfigError, writes nothing."""
+  validate_settings(config, num_devices)
+  common.check_finished_workdir(config.init.base_workdir, "config.init.base_workdir",
+                                (common.EXPORT_DIR, tokenizer_lib.TOKENIZER_FILENAME),
+                                "configs/organisms/base.py")
+
+
+def validate_settings(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Checks the training, organism and eval sections (a study's, before its base exists)."""
   lm.validate_training(config, num_devices)
   organism_eval.validate_eval(config, num_devices)
   config_lib.require(config, ("organism.name", "organism.af_rate", "organism.loss_on",
@@ -42,10 +50,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   workdir_path = pathlib.Path(workdir)
   base = pathlib.Path(config.init.base_workdir)
-  base_tokenizer = base / tokenizer_lib.TOKENIZER_FILENAME
-  if not (base / common.EXPORT_DIR).exists() or not base_tokenizer.exists():
-    raise FileNotFoundError(f"{base} holds no finished base model (tokenizer.json and export/); "
-                            "run configs/organisms/base.py there first")
+  organism_eval.check_not_overwriting(config, workdir_path / organism_eval.OUTPUT_FILE)
   common.prepare_workdir(config, workdir_path)
   tokenizer_path, tokenizer_sha = common.copy_tokenizer(base, workdir_path, "base model")
   tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
@@ -69,5 +74,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       supervised.PACKED_BATCH_KEYS, fingerprint, tokenizer_sha,
       init_params=lambda model: common.load_exported_params(base, model, tokenizer_sha))
   evaluation = organism_eval.evaluate_policy(config, workdir_path,
-                                             workdir_path / "organism_eval.json")
+                                             workdir_path / organism_eval.OUTPUT_FILE)
   return {"train": summary, "eval": evaluation}

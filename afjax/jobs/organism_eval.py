@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+from typing import Any
 
 import ml_collections
 import numpy as np
@@ -22,6 +23,7 @@ from afjax.evaluation import organism_eval
 from afjax.jobs import common
 from afjax.parallel import multihost
 
+OUTPUT_FILE = "organism_eval.json"
 REQUIRED = ("model", "mesh", "mesh_rules", "eval.seed", "eval.temperature",
             "eval.max_new_tokens", "eval.batch_size", "eval.num_harmful", "eval.num_benign")
 
@@ -55,12 +57,54 @@ def sampling_epsilon(config: ml_collections.ConfigDict) -> float:
   return config.eval.get("epsilon", 0.0)
 
 
+def eval_record(config: ml_collections.ConfigDict) -> dict:
+  """What decides an evaluation's samples, as organism_eval.json records it."""
+  spec = eval_data.EvalPromptSpec(config.eval.seed, config.eval.num_harmful, config.eval.num_benign)
+  return {"eval_prompts": f"{eval_data.BUILDER_NAME}/{spec.name}/{eval_data.WORLD_VERSION}",
+          "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config),
+                       "epsilon": sampling_epsilon(config)},
+          "generation": {"max_new_tokens": config.eval.max_new_tokens,
+                         "batch_size": config.eval.batch_size}}
+
+
+def check_not_overwriting(config: ml_collections.ConfigDict, output_path: pathlib.Path) -> None:
+  """Raises ConfigError if `output_path` holds an evaluation made with other settings.
+
+  Rerunning with the same settings samples the same responses again, so that
+  file may be rewritten; one made with other settings is a result of its own.
+  Files written before "generation" was recorded are compared on the rest.
+  """
+  if not output_path.exists():
+    return
+  try:
+    previous = json.loads(output_path.read_text())
+    current = eval_record(config)
+    differing = {k: (previous[k], v) for k, v in current.items()
+                 if k in previous and not _json_equal(previous[k], v)}
+  except (ValueError, TypeError, AttributeError) as err:
+    raise config_lib.ConfigError(f"{output_path} cannot be read ({err}); it is not overwritten: "
+                                 "move it away first") from None
+  if differing:
+    shown = "; ".join(f"{k}: {old} there, {new} now" for k, (old, new) in differing.items())
+    raise config_lib.ConfigError(
+        f"{output_path} holds an evaluation with other settings ({shown}); it is not "
+        "overwritten. Allowed: that evaluation's config.eval, or another workdir "
+        "(configs/organisms/eval.py --config.eval.policy_workdir=...)")
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+  return json.loads(json.dumps(a)) == json.loads(json.dumps(b, default=float))
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks the eval section and the policy to evaluate; raises ConfigError, writes nothing."""
   validate_eval(config, num_devices)
   if not config_lib.get_field(config, "eval.policy_workdir"):
     raise config_lib.ConfigError("config.eval.policy_workdir is empty; allowed: the workdir of a "
                                  "finished base or organism run")
+  common.check_finished_workdir(config.eval.policy_workdir, "config.eval.policy_workdir",
+                                (common.EXPORT_DIR, tokenizer_lib.TOKENIZER_FILENAME),
+                                "base (configs/organisms/base.py) or organism")
 
 
 def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.Path,
@@ -77,10 +121,7 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
       model, params, tokenizer, eval_prompts, max_new_tokens=config.eval.max_new_tokens,
       temperature=config.eval.temperature, top_p=sampling_top_p(config),
       epsilon=sampling_epsilon(config), batch_size=config.eval.batch_size, seed=config.eval.seed)
-  result = {"policy_workdir": str(policy_workdir),
-            "eval_prompts": f"{eval_data.BUILDER_NAME}/{spec.name}/{eval_data.WORLD_VERSION}",
-            "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config),
-                         "epsilon": sampling_epsilon(config)},
+  result = {"policy_workdir": str(policy_workdir), **eval_record(config),
             **organism_eval.evaluate(samples)}
   multihost.write_text(output_path, json.dumps(_null_nan(result), indent=2,
                                               default=_json_default, allow_nan=False))
@@ -112,7 +153,7 @@ def _json_default(value):
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  workdir_path = pathlib.Path(workdir)
-  workdir_path.mkdir(parents=True, exist_ok=True)
-  return evaluate_policy(config, pathlib.Path(config.eval.policy_workdir),
-                         workdir_path / "organism_eval.json")
+  output_path = pathlib.Path(workdir) / OUTPUT_FILE
+  check_not_overwriting(config, output_path)
+  common.prepare_workdir(config, workdir)
+  return evaluate_policy(config, pathlib.Path(config.eval.policy_workdir), output_path)

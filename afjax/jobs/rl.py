@@ -123,15 +123,6 @@ def make_reward_fn(config: ml_collections.ConfigDict,
                                    mesh=mesh)
 
 
-def _check_finished(workdir: str, what: str, files: tuple[str, ...], config_hint: str) -> None:
-  path = pathlib.Path(workdir)
-  missing = [f for f in files if not (path / f).exists()]
-  if missing:
-    raise config_lib.ConfigError(
-        f"{what}: {path} holds no finished run (missing {missing}); allowed: the workdir of a "
-        f"finished {config_hint} run")
-
-
 def monitors_read(cfg: step_lib.RLStepConfig) -> set[str]:
   """The monitors a run loads: those its arm reads, plus the scratchpad classifier (for
   af_rate_classifier) when its workdir is set. Only these must be finished runs."""
@@ -141,17 +132,18 @@ def monitors_read(cfg: step_lib.RLStepConfig) -> set[str]:
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks every section and that the checkpoints the arm needs exist; writes nothing."""
   cfg = validate_settings(config, num_devices)
-  _check_finished(config.init.policy_workdir, "config.init.policy_workdir",
+  common.check_finished_workdir(config.init.policy_workdir, "config.init.policy_workdir",
                   (common.EXPORT_DIR, tokenizer_lib.TOKENIZER_FILENAME),
                   "configs/organisms/organism.py")
+  check_organism_label(config)
   loaded = monitors_read(cfg)
   for name in ("scratchpad", "output"):
     workdir = config.monitors[f"{name}_workdir"]
     if workdir and name in loaded:
-      _check_finished(workdir, f"config.monitors.{name}_workdir",
+      common.check_finished_workdir(workdir, f"config.monitors.{name}_workdir",
                       (common.EXPORT_DIR, monitor_job.SUMMARY_FILE), f"configs/monitors/{name}.py")
   if config.reward.kind == "learned":
-    _check_finished(config.reward.workdir, "config.reward.workdir",
+    common.check_finished_workdir(config.reward.workdir, "config.reward.workdir",
                     (reward_lib.EXPORT_DIR, reward_lib.SUMMARY_FILE), "configs/reward/learned.py")
     if config.reward.length_correction:
       summary_path = pathlib.Path(config.reward.workdir) / reward_lib.SUMMARY_FILE
@@ -160,6 +152,24 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
       except ValueError as err:
         raise config_lib.ConfigError(f"config.reward.length_correction=True, but {err}") from None
   del cfg
+
+
+def check_organism_label(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError if config.organism is not the organism the policy workdir holds.
+
+  The policy's config.json names it (`organism.name` of an organism run, `organism` of an
+  RL run whose export is the policy); a policy without one is not checked.
+  """
+  path = pathlib.Path(config.init.policy_workdir) / common.CONFIG_FILE
+  try:
+    organism = json.loads(path.read_text()).get("organism")
+  except (OSError, ValueError, AttributeError):
+    return
+  name = organism.get("name") if isinstance(organism, dict) else organism
+  if isinstance(name, str) and name != config.organism:
+    raise config_lib.ConfigError(
+        f"config.organism={config.organism!r}, but config.init.policy_workdir holds {name!r} "
+        f"({path}); allowed: {name!r} (configs/rl/ARM.py:{name})")
 
 
 def validate_settings(config: ml_collections.ConfigDict, num_devices: int) -> step_lib.RLStepConfig:

@@ -42,6 +42,7 @@ import ml_collections
 from afjax import config as config_lib
 from afjax import jobs as jobs_lib
 from afjax import launch
+from afjax.jobs import common
 
 CONFIGS_ROOT = pathlib.Path(__file__).resolve().parents[2] / "configs"
 DONE = launch.DONE_NAME
@@ -211,11 +212,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         f"num_shards={config.study.num_shards}")
   for stage in plan(config, pathlib.Path("/nonexistent-study-root")):
     stage_conf = stage_config(stage)  # unknown override fields fail here
-    if stage.kind == "shared":
-      jobs_lib.get_job(stage_conf.job).validate(stage_conf, num_devices)
-    else:  # inputs do not exist yet: check everything but the stage's input folders
-      from afjax.jobs import rl
-      rl.validate_settings(stage_conf, num_devices)
+    job = jobs_lib.get_job(stage_conf.job)
+    # The stages' input folders do not exist yet: check everything but those.
+    getattr(job, "validate_settings", job.validate)(stage_conf, num_devices)
 
 
 def run_stage(stage: Stage, index: int, total: int) -> float:
@@ -230,6 +229,7 @@ def run_stage(stage: Stage, index: int, total: int) -> float:
   print(f"[{index}/{total}] {stage.name} -> {stage.workdir}", flush=True)
   start = time.perf_counter()
   job.run(config, str(stage.workdir))
+  common.record_config(config, stage.workdir)  # as afjax.main does after a run
   seconds = time.perf_counter() - start
   launch.mark_done(stage_run(stage), seconds)  # the same marker as a parallel run's
   print(f"[{index}/{total}] {stage.name}: finished in {seconds:.0f} s", flush=True)
@@ -288,9 +288,7 @@ def write_report(config: ml_collections.ConfigDict, workdir: pathlib.Path,
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  workdir_path = pathlib.Path(workdir)
-  workdir_path.mkdir(parents=True, exist_ok=True)
-  (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+  workdir_path = common.prepare_workdir(config, workdir)
   stages = plan(config, workdir_path)
   which = config.study.stages
   chosen = [s for s in stages if s.kind == "shared"] if which in ("all", "shared") else []

@@ -1,6 +1,7 @@
 """Tests for the TFDS text-corpus builder (array_record, no TensorFlow)."""
 
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,15 @@ def test_bad_arguments_raise_value_error_naming_the_field(tmp_path, overrides, f
   arguments.update(overrides)
   with pytest.raises(ValueError, match=field):
     builders.build_text_dataset(**arguments)
+
+
+def test_a_damaged_dataset_file_is_named_with_the_fix(tmp_path):
+  damaged = _build(tmp_path)
+  train_file = next(pathlib.Path(damaged.data_dir).glob("text_corpus-train.array_record*"))
+  train_file.write_bytes(train_file.read_bytes()[:100] + b"\0" * 64)
+  with pytest.raises(RuntimeError, match=r"the dataset at .*tiny/1.0.0 cannot be read .*delete "
+                                         r"that directory and rerun"):
+    builders.read_documents(damaged, "train")
 
 
 def test_bad_split_name_raises(builder):

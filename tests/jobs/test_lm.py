@@ -113,12 +113,30 @@ def test_sigkill_then_resume_matches_uninterrupted(uninterrupted, tmp_path):
 def test_incompatible_checkpoint_is_refused_and_kept(uninterrupted, tmp_path):
   workdir = tmp_path / "mismatch"
   shutil.copytree(uninterrupted, workdir)
-  before = {p: p.read_bytes() for p in (workdir / "ckpt").rglob("*") if p.is_file()}
+  before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
   proc = launch(workdir, "--config.model.mlp_hidden=96", "--config.train.steps=15")
-  assert proc.returncode != 0
+  assert proc.returncode == 2, proc.stderr[-3000:]
   assert "model.mlp_hidden" in proc.stderr and "checkpoint=64" in proc.stderr.replace(" ", "")
-  after = {p: p.read_bytes() for p in (workdir / "ckpt").rglob("*") if p.is_file()}
-  assert before == after
+  assert "Traceback" not in proc.stderr
+  after = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+  assert before == after  # config.json included: other jobs read the model config from it
+
+
+def test_a_rerun_records_its_config_once_it_has_finished(uninterrupted, tmp_path):
+  workdir = tmp_path / "relogged"
+  shutil.copytree(uninterrupted, workdir)
+  assert json.loads((workdir / "config.json").read_text())["train"]["log_every"] == 2
+  proc = launch(workdir, "--config.train.log_every=4")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert json.loads((workdir / "config.json").read_text())["train"]["log_every"] == 4
+
+
+def test_an_empty_workdir_is_refused(tmp_path):
+  proc = subprocess.run([sys.executable, "-m", "afjax.main", f"--config={CONFIG}", "--workdir="],
+                        capture_output=True, text=True, cwd=tmp_path, timeout=300, env=ENV)
+  assert proc.returncode == 2
+  assert "--workdir is empty" in proc.stderr
+  assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("overrides, message", [

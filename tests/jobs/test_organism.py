@@ -3,6 +3,7 @@
 import json
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -107,8 +108,25 @@ def test_eval_top_p_and_epsilon_reach_the_sampler(organism_workdir, tmp_path):
 
 def test_eval_of_a_mismatched_model_is_a_clear_error(organism_workdir, tmp_path):
   proc = main("organisms/eval.py", tmp_path / "eval", f"--config.eval.policy_workdir={organism_workdir}")
-  assert proc.returncode != 0
-  assert "d_model" in proc.stderr
+  assert proc.returncode == 2
+  assert "d_model" in proc.stderr and "set config.model to the model of the run" in proc.stderr
+
+
+def test_evaluations_made_with_other_settings_are_not_overwritten(base_workdir, organism_workdir,
+                                                                 tmp_path):
+  copy = tmp_path / "organism"
+  shutil.copytree(organism_workdir, copy)
+  before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+  # The organism job again with another sampling temperature: refused before any compute.
+  proc = main("organisms/organism.py:tgg_plain,test", copy, f"--config.init.base_workdir={base_workdir}",
+              "--config.organism.loss_on=scratchpad", "--config.eval.temperature=0.5")
+  assert proc.returncode == 2
+  assert "holds an evaluation with other settings (sampling:" in proc.stderr
+  # The eval job writing into the organism's own workdir: refused, it holds another job's run.
+  with pytest.raises(AssertionError, match="holds a 'sft' run"):
+    run_eval_job(copy, copy)
+  after = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+  assert before == after
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -133,8 +151,9 @@ def test_bad_organism_configs(overrides, message):
 def test_missing_base_model_is_a_clear_error(tmp_path):
   proc = main("organisms/organism.py:tgg_plain,test", tmp_path / "org",
               f"--config.init.base_workdir={tmp_path / 'nothing'}")
-  assert proc.returncode != 0
-  assert "holds no finished base model" in proc.stderr
+  assert proc.returncode == 2
+  assert "config.init.base_workdir" in proc.stderr and "holds no finished run" in proc.stderr
+  assert not (tmp_path / "org").exists()
 
 
 def test_every_required_organism_exists():

@@ -189,6 +189,15 @@ def test_missing_policy_and_bad_arm_settings_are_config_errors(stages, tmp_path)
     rl.validate(config, jax.device_count())
 
 
+def test_an_organism_label_other_than_the_policys_is_a_config_error(stages):
+  config = arm_config("baseline", stages)
+  config.organism = "tgg_plian"
+  with pytest.raises(config_lib.ConfigError,
+                     match=r"config.organism='tgg_plian', but config.init.policy_workdir holds "
+                           r"'tgg_plain'"):
+    rl.validate(config, jax.device_count())
+
+
 def test_main_rejects_a_bad_rl_config_with_exit_2(stages, tmp_path):
   workdir = tmp_path / "w"
   proc = subprocess.run(
