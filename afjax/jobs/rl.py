@@ -133,18 +133,20 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks every section and that the checkpoints the arm needs exist; writes nothing."""
   cfg = validate_settings(config, num_devices)
   common.check_finished_workdir(config.init.policy_workdir, "config.init.policy_workdir",
-                  (common.EXPORT_DIR, tokenizer_lib.TOKENIZER_FILENAME),
-                  "configs/organisms/organism.py")
+                                (common.EXPORT_DIR, tokenizer_lib.TOKENIZER_FILENAME),
+                                "configs/organisms/organism.py")
   check_organism_label(config)
   loaded = monitors_read(cfg)
   for name in ("scratchpad", "output"):
     workdir = config.monitors[f"{name}_workdir"]
     if workdir and name in loaded:
       common.check_finished_workdir(workdir, f"config.monitors.{name}_workdir",
-                      (common.EXPORT_DIR, monitor_job.SUMMARY_FILE), f"configs/monitors/{name}.py")
+                                    (common.EXPORT_DIR, monitor_job.SUMMARY_FILE),
+                                    f"configs/monitors/{name}.py")
   if config.reward.kind == "learned":
     common.check_finished_workdir(config.reward.workdir, "config.reward.workdir",
-                    (reward_lib.EXPORT_DIR, reward_lib.SUMMARY_FILE), "configs/reward/learned.py")
+                                  (reward_lib.EXPORT_DIR, reward_lib.SUMMARY_FILE),
+                                  "configs/reward/learned.py")
     if config.reward.length_correction:
       summary_path = pathlib.Path(config.reward.workdir) / reward_lib.SUMMARY_FILE
       try:
