@@ -62,6 +62,30 @@ def get_field(config: ml_collections.ConfigDict, path: str) -> Any:
   return node
 
 
+def explain_unknown_field(config: ml_collections.ConfigDict, path: str) -> str | None:
+  """Why a dotted override path names no field of `config`, or None when it does.
+
+  Args:
+    config: the config the override applies to.
+    path: the path after `--config.`, e.g. "train.steps".
+
+  Returns:
+    A message naming the first missing part and the fields allowed there.
+  """
+  node: Any = config
+  walked = []
+  for part in path.split("."):
+    if not hasattr(node, "keys"):
+      return (f"--config.{path}: config.{'.'.join(walked)} is a value, not a section; "
+              f"allowed: --config.{'.'.join(walked)}=VALUE")
+    if part not in node:
+      where = "config" + "".join(f".{name}" for name in walked)
+      return f"--config.{path}: {where} has no field {part!r}; allowed: {sorted(node.keys())}"
+    walked.append(part)
+    node = node[part]
+  return None
+
+
 def require(config: ml_collections.ConfigDict, paths: Iterable[str]) -> None:
   for path in paths:
     get_field(config, path)

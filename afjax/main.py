@@ -30,6 +30,49 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the j
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's id, 0 .. num_processes - 1.")
 
 
+def _load_config_file(argv: list[str]):
+  """The config that `--config=PATH[:ARG]` in argv names, loaded as config_flags does."""
+  import importlib.util
+
+  values = [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
+  if not values:
+    return None
+  path, _, arg = values[-1].partition(":")
+  spec = importlib.util.spec_from_file_location("afjax_config_file", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()
+
+
+def _explain_bad_override(argv: list[str]) -> str | None:
+  """Which `--config.a.b=v` in argv names a field the config does not have, or None."""
+  from afjax.config import explain_unknown_field
+
+  try:
+    config = _load_config_file(argv)
+  except Exception:  # the override error is the one to report; the file's own is shown later
+    return None
+  for arg in argv:
+    if config is not None and arg.startswith("--config."):
+      message = explain_unknown_field(config, arg[len("--config."):].split("=", 1)[0])
+      if message:
+        return message
+  return None
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a one-line error for an override of a field that does not exist.
+
+  ml_collections raises AttributeError or KeyError (with a traceback) for those.
+  """
+  try:
+    return app.parse_flags_with_usage(argv)
+  except (AttributeError, KeyError) as err:
+    message = _explain_bad_override(argv) or f"a --config override cannot be applied: {err!r}"
+    print(f"afjax: invalid config: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -45,7 +88,12 @@ def main(argv: list[str]) -> None:
   from afjax.jobs import common
   from afjax.training.checkpoint import CheckpointError
 
-  config = _CONFIG.value
+  try:
+    config = _CONFIG.value
+    config.get("job")  # ml_collections defers a config file's load error to the first access
+  except OSError as err:
+    print(f"afjax: invalid config: {err}", file=sys.stderr)
+    sys.exit(2)
   workdir = _WORKDIR.value
   try:
     if not workdir.strip():
@@ -77,4 +125,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import pytest
 
 from afjax import config as config_lib
@@ -46,3 +47,15 @@ def test_shaping_parameters_are_config_fields_with_the_arms_defaults():
   length = load_config("rl/length_penalty.py", "tgg_plain,test")
   assert dict(length.rl.shaping_params) == {}  # its threshold comes from the organism
   assert rl.step_config(length, 37.0).shaping_params == (("threshold", 37.0),)
+
+
+def test_explain_unknown_field_names_the_missing_part_and_the_allowed_fields():
+  config = ml_collections.ConfigDict(dict(train=dict(steps=3, batch_size=8), seed=0))
+  assert config_lib.explain_unknown_field(config, "train.steps") is None
+  assert config_lib.explain_unknown_field(config, "seed") is None
+  assert config_lib.explain_unknown_field(config, "train.step") == (
+      "--config.train.step: config.train has no field 'step'; allowed: ['batch_size', 'steps']")
+  assert config_lib.explain_unknown_field(config, "tran.steps") == (
+      "--config.tran.steps: config has no field 'tran'; allowed: ['seed', 'train']")
+  assert config_lib.explain_unknown_field(config, "seed.x") == (
+      "--config.seed.x: config.seed is a value, not a section; allowed: --config.seed=VALUE")

@@ -291,12 +291,8 @@ def load_exported_params(workdir: pathlib.Path, model: ModelOnMesh, tokenizer_sh
   if not export.exists():
     raise FileNotFoundError(f"{export} does not exist: run the stage that writes {workdir} first")
   with checkpoint_lib.Checkpointer(export, save_every=1, keep=1) as exporter:
-    try:
-      _, restored = exporter.restore({"params": model.abstract_params()},
-                                     export_fingerprint(model.cfg, tokenizer_sha256))
-    except checkpoint_lib.CheckpointMismatchError as err:
-      first_line = str(err).split(" Use a new checkpoint directory")[0]
-      raise checkpoint_lib.CheckpointMismatchError(
-          f"{first_line} To load it, set config.model to the model of the run that made "
-          f"{workdir} (its {CONFIG_FILE}), with that run's tokenizer.") from None
+    _, restored = exporter.restore(
+        {"params": model.abstract_params()}, export_fingerprint(model.cfg, tokenizer_sha256),
+        mismatch_advice=(f"To load it, set config.model to the model of the run that made "
+                         f"{workdir} (its {CONFIG_FILE}), with that run's tokenizer."))
   return restored["params"]

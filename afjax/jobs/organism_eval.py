@@ -57,9 +57,14 @@ def sampling_epsilon(config: ml_collections.ConfigDict) -> float:
   return config.eval.get("epsilon", 0.0)
 
 
+def eval_prompt_spec(config: ml_collections.ConfigDict) -> eval_data.EvalPromptSpec:
+  """The eval prompt set that config.eval names."""
+  return eval_data.EvalPromptSpec(config.eval.seed, config.eval.num_harmful, config.eval.num_benign)
+
+
 def eval_record(config: ml_collections.ConfigDict) -> dict:
   """What decides an evaluation's samples, as organism_eval.json records it."""
-  spec = eval_data.EvalPromptSpec(config.eval.seed, config.eval.num_harmful, config.eval.num_benign)
+  spec = eval_prompt_spec(config)
   return {"eval_prompts": f"{eval_data.BUILDER_NAME}/{spec.name}/{eval_data.WORLD_VERSION}",
           "sampling": {"temperature": config.eval.temperature, "top_p": sampling_top_p(config),
                        "epsilon": sampling_epsilon(config)},
@@ -115,8 +120,8 @@ def evaluate_policy(config: ml_collections.ConfigDict, policy_workdir: pathlib.P
   model = common.ModelOnMesh.from_config(config)
   params = common.load_exported_params(policy_workdir, model, common.file_sha256(tokenizer_path))
   data_dir = config.eval.get("data_dir") or output_path.parent / "data"
-  spec = eval_data.EvalPromptSpec(config.eval.seed, config.eval.num_harmful, config.eval.num_benign)
-  eval_prompts = eval_data.read_prompts(eval_data.eval_prompt_dataset(data_dir, spec))
+  eval_prompts = eval_data.read_prompts(
+      eval_data.eval_prompt_dataset(data_dir, eval_prompt_spec(config)))
   samples = organism_eval.sample_responses(
       model, params, tokenizer, eval_prompts, max_new_tokens=config.eval.max_new_tokens,
       temperature=config.eval.temperature, top_p=sampling_top_p(config),

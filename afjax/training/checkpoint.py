@@ -545,6 +545,7 @@ class Checkpointer:
       fingerprint: Mapping[str, Any],
       *,
       step: int | None = None,
+      mismatch_advice: str = "Use a new checkpoint directory for an incompatible run.",
   ) -> tuple[int, dict[str, Any]]:
     """Restores a saved step into the layout of ``abstract_state``.
 
@@ -557,6 +558,8 @@ class Checkpointer:
       step: Step to restore; the newest one if None. There is no silent
         fallback: if the newest step is damaged, this raises, and you pass an
         older ``step`` explicitly.
+      mismatch_advice: What the error for a different fingerprint tells the
+        user to do (the default suits a training run's own checkpoints).
 
     Returns:
       ``(step, state)``: the restored step and a dict of restored pytrees
@@ -575,7 +578,7 @@ class Checkpointer:
     step = self._resolve_step(step, steps)
     target = self._prepare_target(abstract_state)
     manifest = self._read_manifest(step, steps)
-    self._check_fingerprint(step, manifest["fingerprint"], fingerprint)
+    self._check_fingerprint(step, manifest["fingerprint"], fingerprint, mismatch_advice)
     self._check_structure(step, manifest["items"], target)
     restored = self._restore_items(step, steps, manifest["items"], target)
     self._verify_checksums(step, steps, manifest["items"], restored)
@@ -703,15 +706,14 @@ class Checkpointer:
     return manifest
 
   def _check_fingerprint(self, step: int, saved: Mapping[str, Any],
-                         expected: Mapping[str, Any]) -> None:
+                         expected: Mapping[str, Any], advice: str) -> None:
     differences = fingerprint_differences(
         saved, _normalized_fingerprint(expected))
     if differences:
       raise CheckpointMismatchError(
           f"Checkpoint step {step} in {self.directory} was saved with a"
           f" different fingerprint:\n{_summarize(differences)}\nNothing on"
-          " disk was changed. Use a new checkpoint directory for an"
-          " incompatible run."
+          f" disk was changed. {advice}"
       )
 
   def _check_structure(self, step: int, manifest_items: Mapping[str, Any],

@@ -146,12 +146,18 @@ def test_an_empty_workdir_is_refused(tmp_path):
     (["--config.optimizer.schedule=linear"], "config.optimizer.schedule='linear'; allowed"),
     (["--config.data.seq_len=1000"], "config.data.seq_len=1000 exceeds"),
     (["--process_id=1"], "allowed with --config.distributed=True only"),
+    (["--config.train.step=5"], "--config.train.step: config.train has no field 'step'; allowed: "
+     "['batch_size', 'eval_batches', 'eval_every', 'log_every', 'loss_chunk', 'steps']"),
+    (["--config.trian.steps=5"], "--config.trian.steps: config has no field 'trian'; allowed: ["),
+    (["--config.train.steps.max=5"], "config.train.steps is a value, not a section"),
+    ([f"--config={ROOT}/configs/no_such_config.py"], "no_such_config.py"),
 ])
 def test_main_rejects_bad_configs_before_writing(tmp_path, overrides, message):
   workdir = tmp_path / "never"
   proc = launch(workdir, *overrides)
   assert proc.returncode == 2
   assert message in proc.stderr
+  assert "Traceback" not in proc.stderr
   assert not workdir.exists()
 
 

@@ -182,6 +182,12 @@ def test_fingerprint_mismatch_names_fields(tmp_path):
   assert "model.d_model: checkpoint=32, expected=64" in message
   assert "vocab: checkpoint=<absent>, expected=512" in message
   assert "layers" not in message and "tokenizer" not in message
+  assert message.endswith("Nothing on disk was changed. Use a new checkpoint directory for an "
+                          "incompatible run.")
+  with _saved(tmp_path / "other", [1]) as checkpointer:
+    with pytest.raises(CheckpointMismatchError) as info:
+      checkpointer.restore(_abstract(_state(1)), expected, mismatch_advice="Load another one.")
+  assert str(info.value).endswith("Nothing on disk was changed. Load another one.")
 
 
 def test_shape_mismatch_names_path_and_shapes(tmp_path):
