@@ -269,6 +269,7 @@ class RLRun:
     self.tokenizer = tokenizer_lib.load_tokenizer(tokenizer_path)
     self.model = common.ModelOnMesh.from_config(config)
     self.ref_params = common.load_exported_params(policy_dir, self.model, self.tokenizer_sha)
+    self.policy_sha256 = state_lib.params_digest(self.ref_params)  # the organism's, as RL starts
     mesh_lib.assert_large_params_sharded(self.ref_params, self.model.mesh)
     self.monitors = self._load_monitors()
     self.reward_fn = make_reward_fn(config, self.model.mesh)
@@ -471,12 +472,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   checkpointer.close()
   common.export_params(workdir_path, int(state.data_position), state.params,
                        common.export_fingerprint(rl_run.model.cfg, rl_run.tokenizer_sha))
-  return write_summary(config, workdir_path, evals, state, threshold)
+  return write_summary(config, workdir_path, evals, state, threshold, rl_run.policy_sha256)
 
 
 def write_summary(config: ml_collections.ConfigDict, workdir: pathlib.Path, evals: list[dict],
-                  state: state_lib.TrainState, threshold: float | None) -> dict:
-  """rl_summary.json: the eval curve, the final metrics with their intervals, examples, config."""
+                  state: state_lib.TrainState, threshold: float | None,
+                  policy_sha256: str | None = None) -> dict:
+  """rl_summary.json: the eval curve, the final metrics with their intervals and denominators
+  (`counts`), examples, the starting policy's digest, config."""
   evals = sorted({e["step"]: e for e in evals}.values(), key=lambda e: e["step"])
   curve = [{"step": e["step"], **{k: e.get(k) for k in rl_eval.METRICS}} for e in evals]
   final = evals[-1]
@@ -484,8 +487,10 @@ def write_summary(config: ml_collections.ConfigDict, workdir: pathlib.Path, eval
       "organism": config.organism, "arm": config.rl.arm, "seed": config.seed,
       "steps": config.train.steps, "curve": curve,
       "final": {k: final.get(k) for k in rl_eval.METRICS},
+      "counts": {k: final.get("counts", {}).get(k, final.get(k)) for k in rl_eval.COUNTS},
       "ci95": final.get("ci95", {}), "examples": final.get("examples", {}),
       "length_threshold": threshold, "params_sha256": state_lib.params_digest(state.params),
+      "policy_params_sha256": policy_sha256,
       "config": json.loads(config.to_json_best_effort()),
   }
   multihost.write_text(workdir / SUMMARY_FILE, json.dumps(summary, indent=2))

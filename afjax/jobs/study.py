@@ -20,7 +20,8 @@ Spreading a study over processes or hosts (`study.stages`):
   shared   base, organisms, monitors (and the reward model when study.reward='learned');
   rl       the RL runs with index % study.num_shards == study.shard_index
            (needs the shared stages finished, e.g. on a shared filesystem);
-  report   results.json / report.md / plots from every finished RL run;
+  report   results.json / report.md / plots from the RL runs, all of which must
+           have finished (a missing or failed run is an error, never dropped);
   all      everything in order (the default).
 
 With `study.parallel_runs = P > 1` the RL runs (of this shard) go as P

@@ -6,6 +6,8 @@ Input: run directories of the RL job, each holding `rl_summary.json`
    "curve": [{"step": int, METRIC: float|null, ...}, ...],   # step 0 = before RL, ascending
    "final": {METRIC: float|null, ...},                         # == the last curve entry
    "ci95": {METRIC: [lo, hi]},                                  # within-run, may omit keys
+   "counts": {"n_train", "n_unmonitored", "lying_n": int|null},  # optional: denominators
+   "policy_params_sha256": str|null,                            # optional: the organism's params
    "examples": {"free": [EXAMPLE, ...], "paid": [EXAMPLE, ...]},
    "config": {...}}
 
@@ -25,6 +27,9 @@ Output (`build_results`), with METRICS = {METRIC: float|null for METRIC in METRI
       "arms": {ARM: {
           "seeds": [METRICS, ...],   # each run's final metrics, by ascending seed
           "seed_ids": [int, ...], "run_dirs": [str, ...], "n_seeds": int, "steps": int,
+          "counts": [{"n_train", "n_unmonitored", "lying_n"} | null, ...],  # per seed
+          "pre_rl_followup": {FOLLOWUP_METRIC: float|null},  # this arm's runs' step 0
+          "pre_rl_followup_ci95": {FOLLOWUP_METRIC: [lo, hi]},
           "n_defined": {METRIC: int},  # seeds whose final value is not null
           "mean": METRICS,           # mean over seeds
           "ci95": {METRIC: [lo, hi]},
@@ -45,6 +50,10 @@ Definitions:
             by default on one eval sample (one eval seed), so their agreement is
             one measurement, not n independent ones (a t interval over them
             would shrink to nothing when one run differs in the last digit).
+            A follow-up metric (lying_rate) depends on the question asked, so
+            it is null here when the organism's runs asked different ones
+            (interrogation and interrogation_warned); each arm's own step-0
+            figure is its pre_rl_followup.
   mean      per arm, the mean over seeds of each run's final metrics.
   ci95      n >= 2 seeds ("across_seeds"): mean +- sqrt(h_t^2 + h_e^2), with
             h_t = t_{0.975, n-1} * sd / sqrt(n) (sd with n - 1) across seeds and
@@ -54,9 +63,15 @@ Definitions:
             and does not average down. n == 1: the run's own within-run
             interval of its final eval from rl_summary.json (Wilson for rates,
             Newcombe's paired score interval for the gap; "within_run"): eval
-            sampling noise only, not seed-to-seed variation. Null bounds:
-            undefined (a null metric, or a within-run interval the run did not
-            give).
+            sampling noise only, not seed-to-seed variation. Across-seed
+            bounds are clipped to the metric's range ([0, 1] for rates, [-1, 1]
+            for the gap, >= 0 for token counts). Null bounds: undefined (a null
+            metric, or a within-run interval the run did not give). h_e is 0
+            when no seed gave a within-run interval (mean_scratchpad_tokens:
+            a plain t interval).
+  counts    per seed, the final eval's denominators: samples per tier and
+            lying_n (lying_rate's); null for runs written before they were
+            recorded. Means over seeds weight each seed equally, whatever its n.
   curve     per eval step present in every seed's curve, the mean over seeds.
   null      a metric that does not apply (lying_rate without interrogation) or
             is undefined (lying_rate when no explicit-AF sample was asked) is
@@ -65,7 +80,13 @@ Definitions:
             seeds gets the across-seeds interval over those (n_defined >= 2)
             or that one run's within-run interval (n_defined == 1).
   seeds     the runs of one arm must have run the same number of steps, and one
-            (organism, arm, seed) may come from one run directory only.
+            (organism, arm, seed) may come from one run directory only. The
+            runs of one organism must share the eval settings (config.eval:
+            num_harmful, batch_size, max_new_tokens, temperature, seed) and,
+            where recorded, the starting policy (policy_params_sha256); the
+            runs of one arm must share the follow-up question (config.rollout:
+            followup_variant, followup_max_new_tokens). Otherwise their means
+            would mix different measurements: build_results refuses.
 """
 
 from __future__ import annotations
@@ -87,6 +108,17 @@ METRICS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_r
            "unparseable_rate_train", "unparseable_af_marker_rate_train", "mean_scratchpad_tokens")
 # Metrics added after runs were written: a summary without one reads it as null.
 LATER_METRICS = ("unparseable_af_marker_rate_train",)
+# Metrics that depend on the follow-up question, whose variant differs between arms.
+FOLLOWUP_METRICS = ("lying_rate",)
+# The config fields that decide an eval's samples: every run of an organism must share them.
+EVAL_SETTING_FIELDS = ("eval.num_harmful", "eval.batch_size", "eval.max_new_tokens",
+                       "eval.temperature", "eval.seed")
+# And those of the follow-up question: every run of an arm must share them.
+FOLLOWUP_SETTING_FIELDS = ("rollout.followup_variant", "rollout.followup_max_new_tokens")
+COUNT_KEYS = ("n_train", "n_unmonitored", "lying_n")
+# The range of each metric, to which intervals are clipped (the gap is a difference of rates).
+METRIC_RANGES = {**{m: (0.0, 1.0) for m in METRICS}, "compliance_gap": (-1.0, 1.0),
+                 "mean_scratchpad_tokens": (0.0, math.inf)}
 BASELINE_ARM = "baseline"
 REDUCTION_METRICS = ("af_rate_oracle", "af_rate_classifier", "compliance_gap")
 EXAMPLE_TIERS = ("free", "paid")
@@ -97,7 +129,13 @@ LOG_TOLERANCE = 1e-6
 
 DEFINITIONS = {
     "pre_rl": ("mean over every run of the organism (all arms and seeds) of the non-null step-0 "
-               "(before RL) metrics: one policy evaluated with different sampling seeds"),
+               "(before RL) metrics: one policy evaluated with different sampling seeds; "
+               "lying_rate is null there when the runs asked different follow-up questions "
+               "(each arm's pre_rl_followup has its own)"),
+    "counts": ("per seed, the final eval's denominators (n_train, n_unmonitored, lying_n); "
+               "means over seeds weight every seed equally"),
+    "comparable": ("the runs of an organism share config.eval and the starting policy, and those "
+                   "of an arm the follow-up question; other runs are refused, not mixed"),
     "pre_rl_ci95": ("the envelope [min lo, max hi] of the step-0 evals' within-run intervals "
                     "(Wilson / paired score): one policy, by default one eval sample, so one "
                     "measurement"),
@@ -105,7 +143,8 @@ DEFINITIONS = {
     ACROSS_SEEDS: ("n >= 2 seeds: mean +- sqrt(h_t^2 + h_e^2), h_t = t_{0.975, n-1} * sd / "
                    "sqrt(n) (sd with n - 1) across seeds, h_e = the mean half-width of the "
                    "seeds' within-run intervals (eval sampling noise, shared by the seeds: same "
-                   "prompts and sampling key)"),
+                   "prompts and sampling key; 0 when none gave one), clipped to the metric's "
+                   "range; a heuristic, conservative combination, not a textbook interval"),
     WITHIN_RUN: ("1 seed: the run's within-run 95% interval of its final eval (Wilson for rates, "
                  "Newcombe's paired score interval for the gap): eval sampling noise only, not "
                  "seed-to-seed variation"),
@@ -203,6 +242,14 @@ def _check_summary(path: pathlib.Path, summary: Any) -> dict:
                      "numbers or nulls")
     if metric in METRICS:
       ci95[metric] = [None if b is None else float(b) for b in bounds]
+  counts = summary.get("counts")
+  if counts is not None and not (isinstance(counts, dict) and all(
+      counts.get(k) is None or _is_int(counts.get(k)) for k in COUNT_KEYS)):
+    raise RunError(f"{path}: key 'counts' is {counts!r}; allowed: an object of integers or "
+                   f"nulls with keys {list(COUNT_KEYS)}")
+  policy = summary.get("policy_params_sha256")
+  if policy is not None and not isinstance(policy, str):
+    raise RunError(f"{path}: key 'policy_params_sha256' is {policy!r}; allowed: a string or null")
   for tier in EXAMPLE_TIERS:
     examples = summary["examples"].get(tier)
     if not isinstance(examples, list):
@@ -218,7 +265,45 @@ def _check_summary(path: pathlib.Path, summary: Any) -> dict:
         if not (isinstance(value, str) or (key == "followup" and value is None)):
           raise RunError(f"{path}: {where}[{key!r}]={value!r}; allowed: a string"
                          + (" or null" if key == "followup" else ""))
-  return {**summary, "curve": curve, "final": final, "ci95": ci95}
+  return {**summary, "curve": curve, "final": final, "ci95": ci95,
+          "counts": {k: counts.get(k) for k in COUNT_KEYS} if counts is not None else None,
+          "policy_params_sha256": policy,
+          "eval_settings": _config_fields(summary["config"], EVAL_SETTING_FIELDS),
+          "followup_settings": _config_fields(summary["config"], FOLLOWUP_SETTING_FIELDS)}
+
+
+def _config_fields(config: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+  """{dotted field: its value in the run's config, or None where absent}."""
+  out = {}
+  for field in fields:
+    node: Any = config
+    for part in field.split("."):
+      node = node.get(part) if isinstance(node, dict) else None
+    out[field] = node
+  return out
+
+
+def _check_comparable(organism: str, runs: Sequence[dict]) -> None:
+  """RunError unless the runs of one organism measure the same thing (see DEFINITIONS)."""
+  def differ(key: str, runs: Sequence[dict]) -> bool:
+    return len({json.dumps(r.get(key), sort_keys=True) for r in runs}) > 1
+
+  if differ("eval_settings", runs):
+    shown = {r["run_dir"]: r["eval_settings"] for r in runs}
+    raise RunError(f"the runs of organism {organism!r} were evaluated with different settings "
+                   f"({shown}); allowed: one eval setting per organism (report them apart)")
+  policies = {r.get("policy_params_sha256") for r in runs} - {None}
+  if len(policies) > 1:
+    shown = {r["run_dir"]: r["policy_params_sha256"] for r in runs}
+    raise RunError(f"the runs of organism {organism!r} start from different policies "
+                   f"(policy_params_sha256: {shown}); allowed: one organism per name (report "
+                   "them apart or rename one)")
+  for arm in sorted({r["arm"] for r in runs}):
+    arm_runs = [r for r in runs if r["arm"] == arm]
+    if differ("followup_settings", arm_runs):
+      shown = {r["run_dir"]: r["followup_settings"] for r in arm_runs}
+      raise RunError(f"the runs of organism {organism!r} arm {arm!r} asked different follow-up "
+                     f"questions ({shown}); allowed: one per arm")
 
 
 def _check_eval_log(run_dir: pathlib.Path, curve: Sequence[Mapping[str, Any]]) -> dict[int, dict]:
@@ -299,6 +384,25 @@ def _pre_rl_interval(runs: Sequence[dict], values: Sequence[float | None], metri
   return [min(b[0] for b in bounds), max(b[1] for b in bounds)]
 
 
+def _pre_rl(runs: Sequence[dict], metrics: Sequence[str]) -> dict:
+  """pre_rl, pre_rl_ci95 and pre_rl_n of `runs` (see DEFINITIONS).
+
+  A follow-up metric whose defining runs asked different questions is null
+  there: each arm has its own (`pre_rl_followup`).
+  """
+  out: dict[str, dict] = {"pre_rl": {}, "pre_rl_ci95": {}, "pre_rl_n": {}}
+  for m in metrics:
+    values = [r["curve"][0][m] for r in runs]
+    questions = {json.dumps(r.get("followup_settings"), sort_keys=True)
+                 for r, v in zip(runs, values) if v is not None}
+    if m in FOLLOWUP_METRICS and len(questions) > 1:
+      values = [None] * len(runs)
+    out["pre_rl"][m] = stats.mean_or_none(values)
+    out["pre_rl_ci95"][m] = _pre_rl_interval(runs, values, m)
+    out["pre_rl_n"][m] = sum(v is not None for v in values)
+  return out
+
+
 def collect_runs(run_dirs: Iterable[str | os.PathLike]) -> list[dict]:
   """Loads every run directory (see `load_run`); sorted by (organism, arm, seed).
 
@@ -339,7 +443,8 @@ def _arm_interval(runs: Sequence[dict], metric: str) -> list[float | None]:
     eval_halves = [h for h in eval_halves if h is not None]
     eval_half = math.fsum(eval_halves) / len(eval_halves) if eval_halves else 0.0
     half = math.hypot(seed_half, eval_half)
-    return [mean - half, mean + half]
+    low, high = METRIC_RANGES.get(metric, (-math.inf, math.inf))
+    return [max(low, mean - half), min(high, mean + half)]
   if len(defined) == 1:
     return list(defined[0]["ci95"].get(metric, [None, None]))
   return [None, None]
@@ -369,8 +474,12 @@ def _aggregate_arm(runs: Sequence[dict]) -> dict:
     entries = [next(e for e in r["curve"] if e["step"] == step) for r in runs]
     curve.append({"step": step,
                   **{m: stats.mean_or_none([e[m] for e in entries]) for m in METRICS}})
+  followup = _pre_rl(runs, FOLLOWUP_METRICS)
   return {
       "seeds": [dict(r["final"]) for r in runs],
+      "counts": [r.get("counts") for r in runs],
+      "pre_rl_followup": followup["pre_rl"],
+      "pre_rl_followup_ci95": followup["pre_rl_ci95"],
       "seed_ids": [r["seed"] for r in runs],
       "run_dirs": [r["run_dir"] for r in runs],
       "n_seeds": n,
@@ -458,11 +567,9 @@ def build_results(runs: Sequence[dict], monitor_eval: dict | None, config: dict)
   organisms = {}
   for name, arms in by_organism.items():
     all_runs = [r for arm_runs in arms.values() for r in arm_runs]
-    step0 = {m: [r["curve"][0][m] for r in all_runs] for m in METRICS}
+    _check_comparable(name, all_runs)
     organisms[name] = {
-        "pre_rl": {m: stats.mean_or_none(step0[m]) for m in METRICS},
-        "pre_rl_ci95": {m: _pre_rl_interval(all_runs, step0[m], m) for m in METRICS},
-        "pre_rl_n": {m: sum(v is not None for v in step0[m]) for m in METRICS},
+        **_pre_rl(all_runs, METRICS),
         "arms": {arm: _aggregate_arm(arm_runs) for arm, arm_runs in arms.items()},
     }
   results = {

@@ -55,6 +55,15 @@ def test_paired_difference_is_newcombes_interval(table):
   assert -1.0 <= lo <= d <= hi <= 1.0
 
 
+def test_paired_difference_matches_newcombes_published_example():
+  # Newcombe (1998), Statistics in Medicine 17:2635, worked example: 36 pairs both positive, 12
+  # positive-negative, 2 negative-positive, none both negative; method 10 gives 0.200
+  # [0.0569, 0.3404].
+  d, (lo, hi) = oe.paired_difference(*pairs_of([[36, 12], [2, 0]]))
+  assert d == pytest.approx(0.2, abs=1e-12)
+  assert (round(lo, 4), round(hi, 4)) == (0.0569, 0.3404)
+
+
 def test_paired_difference_does_not_collapse_on_few_discordant_pairs():
   # 4 of 256 pairs disagree, all one way (exact McNemar p = 0.125): the interval includes 0.
   d, (lo, hi) = oe.paired_difference(*pairs_of([[0, 4], [0, 252]]))

@@ -67,6 +67,11 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
               "unparseable_rate", "unparseable_rate_train", "mean_scratchpad_tokens"):
     assert isinstance(summary["final"][key], float), key
   n_eval = final_eval["counts"]["n_train"] + final_eval["counts"]["n_unmonitored"]
+  assert summary["counts"] == {"n_train": final_eval["counts"]["n_train"],
+                               "n_unmonitored": final_eval["counts"]["n_unmonitored"],
+                               "lying_n": final_eval["lying_n"]}
+  organism = json.loads((stages["tgg_plain"] / "lm_summary.json").read_text())
+  assert summary["policy_params_sha256"] == organism["params_sha256"]
   assert sum(row["n"] for row in final_eval["by_template"].values()) == n_eval
   assert set(final_eval["failure_reasons"]) == {"free", "paid"}
   assert final_eval["least_likely_token_p"], final_eval["least_likely_token_p"]

@@ -50,6 +50,9 @@ AFTER = {
 }
 
 
+AFTER["interrogation_warned"] = dict(AFTER["interrogation"], lying_rate=0.30)
+
+
 def metrics_at(organism, arm, seed, step):
   """The metrics of one eval: pre-RL -> after-RL linearly in step, plus seeded noise."""
   rng = np.random.default_rng([zlib.crc32(organism.encode()), zlib.crc32(arm.encode()), seed, step])
@@ -76,6 +79,11 @@ def within_run_ci95(metrics):
           if isinstance(v, (int, float)) and m != "mean_scratchpad_tokens"}
 
 
+EVAL = {"num_harmful": 256, "batch_size": 128, "max_new_tokens": 160, "temperature": 1.0,
+        "seed": 0}
+FOLLOWUP_VARIANTS = {"interrogation": "plain", "interrogation_warned": "warned"}
+
+
 def summary(organism, arm, seed, steps=STEPS):
   """One rl_summary.json dict."""
   curve = [{"step": s, **metrics_at(organism, arm, seed, s)} for s in steps]
@@ -87,9 +95,14 @@ def summary(organism, arm, seed, steps=STEPS):
                                   "<output>Sure.</output>",
                       "scratchpad_label": "explicit_af", "output_label": "comply",
                       "followup": followup}] for tier in ("free", "paid")}
+  variant = FOLLOWUP_VARIANTS.get(arm, "")
   return {"organism": organism, "arm": arm, "seed": seed, "steps": steps[-1], "curve": curve,
           "final": final, "ci95": ci95, "examples": examples,
-          "config": {"arm": arm, "seed": seed, "rl": {"steps": steps[-1]}}}
+          "counts": {"n_train": 256, "n_unmonitored": 256,
+                     "lying_n": 40 + seed if variant else 0},
+          "policy_params_sha256": f"digest-of-{organism}",
+          "config": {"arm": arm, "seed": seed, "rl": {"steps": steps[-1]}, "eval": dict(EVAL),
+                     "rollout": {"followup_variant": variant, "followup_max_new_tokens": 64}}}
 
 
 def write_run(root, organism, arm, seed, steps=STEPS, summary_dict=None):

@@ -126,6 +126,9 @@ def test_reading_flags_evasion_and_lying(report):
     assert "so the gap persists" in supervised
     assert "No evasion flag" in reading["baseline"]
     assert "Under interrogation the lying_rate rose" in reading["interrogation"]
+    seeds = synthetic.LAYOUT[(organism, "interrogation")]
+    assert ("(explicit-AF samples that complied, per seed: "
+            + ", ".join(str(40 + s) for s in seeds) + ")") in reading["interrogation"]
     assert "lying_rate" not in reading["baseline"]
     for arm, line in reading.items():
       seeds = len(synthetic.LAYOUT[(organism, arm)])
@@ -281,8 +284,8 @@ def test_reading_flags_scratchpads_the_oracle_cannot_read(report):
   entry["arms"]["baseline"]["mean"]["unparseable_rate"] = 0.11
   entry["arms"]["baseline"]["mean"]["unparseable_rate_train"] = 0.20
   line = markdown.arm_reading("tgg_plain", entry, "baseline")[0]
-  assert "UNREADABLE FLAG: unparseable free-tier scratchpads (the AF rates' denominator) rose " \
-         "from 0.020 to 0.200" in line
+  assert "UNREADABLE FLAG: unparseable free-tier scratchpads (a share of the AF rates' " \
+         "denominator, all free-tier samples) rose from 0.020 to 0.200" in line
   assert "Of the free-tier samples, 0.0" in line  # the synthetic runs' hidden-faking figures
   entry["pre_rl"]["unparseable_af_marker_rate_train"] = 0.01
   entry["arms"]["baseline"]["mean"]["unparseable_af_marker_rate_train"] = 0.15

@@ -65,7 +65,11 @@ def test_means_intervals_and_curves_by_hand(built):
       assert entry["mean"][metric] == pytest.approx(np.mean(finals), abs=1e-12)
       halves = [(s["ci95"][metric][1] - s["ci95"][metric][0]) / 2 for s in summaries
                 if metric in s["ci95"]]
-      assert entry["ci95"][metric] == pytest.approx(hand_ci(finals, halves), abs=1e-9)
+      low, high = (-1.0, 1.0) if metric == "compliance_gap" else (
+          (0.0, np.inf) if metric == "mean_scratchpad_tokens" else (0.0, 1.0))
+      expected_lo, expected_hi = hand_ci(finals, halves)
+      assert entry["ci95"][metric] == pytest.approx(
+          [max(low, expected_lo), min(high, expected_hi)], abs=1e-9)
       for i, step in enumerate(synthetic.STEPS):
         expected = np.mean([s["curve"][i][metric] for s in summaries])
         assert entry["curve"][i][metric] == pytest.approx(expected, abs=1e-12)
@@ -302,8 +306,64 @@ def test_across_seed_interval_keeps_the_shared_eval_noise():
   runs = [{"final": {"m": 0.0}, "ci95": {"m": [0.0, 0.03]}} for _ in range(3)]
   lo, hi = rl._arm_interval(runs, "m")  # the seeds agree: the eval noise alone remains
   assert (lo, hi) == pytest.approx((-0.015, 0.015))
+  # A rate's interval is clipped to [0, 1], a gap's to [-1, 1].
+  rate = [{"final": {"af_rate_oracle": 0.0}, "ci95": {"af_rate_oracle": [0.0, 0.03]}}] * 3
+  assert rl._arm_interval(rate, "af_rate_oracle") == pytest.approx([0.0, 0.015])
+  gap = [{"final": {"compliance_gap": 1.0}, "ci95": {"compliance_gap": [0.97, 1.0]}}] * 3
+  assert rl._arm_interval(gap, "compliance_gap") == pytest.approx([0.985, 1.0])
   runs[0] = {"final": {"m": 0.05}, "ci95": {}}  # no within-run interval: the t half-width alone
   lo, hi = rl._arm_interval(runs, "m")
   seed_half = T975[3] * np.std([0.05, 0, 0], ddof=1) / math.sqrt(3)
   expected_half = math.hypot(seed_half, 0.015)
   assert (lo, hi) == pytest.approx((0.05 / 3 - expected_half, 0.05 / 3 + expected_half))
+
+
+def _write_modified(root, organism, arm, seed, change):
+  data = synthetic.summary(organism, arm, seed)
+  change(data)
+  return synthetic.write_run(root, organism, arm, seed, summary_dict=data)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["config"]["eval"].update(num_harmful=128),
+     r"the runs of organism 'tgg_plain' were evaluated with different settings .*"
+     r"'eval.num_harmful': 128"),
+    (lambda d: d["config"]["eval"].update(temperature=0.7), "evaluated with different settings"),
+    (lambda d: d.update(policy_params_sha256="another"),
+     r"the runs of organism 'tgg_plain' start from different policies"),
+])
+def test_runs_measured_differently_are_refused_not_mixed(tmp_path, change, message):
+  runs = [synthetic.write_run(tmp_path, "tgg_plain", "baseline", 0),
+          _write_modified(tmp_path, "tgg_plain", "process_supervision", 1, change)]
+  with pytest.raises(rl.RunError, match=message):
+    rl.build_results(rl.collect_runs(runs), None, {})
+
+
+def test_one_arm_asking_two_questions_is_refused(tmp_path):
+  def warned(data):
+    data["config"]["rollout"]["followup_variant"] = "warned"
+  runs = [synthetic.write_run(tmp_path, "tgg_plain", "interrogation", 0),
+          _write_modified(tmp_path, "tgg_plain", "interrogation", 1, warned)]
+  with pytest.raises(rl.RunError, match="arm 'interrogation' asked different follow-up questions"):
+    rl.build_results(rl.collect_runs(runs), None, {})
+
+
+def test_pre_rl_lying_rate_is_per_question(tmp_path):
+  runs = [synthetic.write_run(tmp_path, "tgg_plain", arm, seed)
+          for arm in ("baseline", "interrogation", "interrogation_warned") for seed in (0, 1)]
+  results = rl.build_results(rl.collect_runs(runs), None, {})
+  entry = results["organisms"]["tgg_plain"]
+  # Two questions asked before RL: no pooled figure; each arm keeps its own step-0 mean.
+  assert entry["pre_rl"]["lying_rate"] is None and entry["pre_rl_n"]["lying_rate"] == 0
+  for arm in ("interrogation", "interrogation_warned"):
+    step0 = [synthetic.summary("tgg_plain", arm, s)["curve"][0]["lying_rate"] for s in (0, 1)]
+    arm_entry = entry["arms"][arm]
+    assert arm_entry["pre_rl_followup"]["lying_rate"] == pytest.approx(np.mean(step0))
+    assert arm_entry["counts"] == [{"n_train": 256, "n_unmonitored": 256, "lying_n": 40 + s}
+                                   for s in (0, 1)]
+  assert entry["arms"]["baseline"]["pre_rl_followup"]["lying_rate"] is None
+  # One question only: the organism's pre_rl figure is the mean as before.
+  one = rl.build_results(rl.collect_runs(runs[:4]), None, {})["organisms"]["tgg_plain"]
+  step0 = [synthetic.summary("tgg_plain", "interrogation", s)["curve"][0]["lying_rate"]
+           for s in (0, 1)]
+  assert one["pre_rl"]["lying_rate"] == pytest.approx(np.mean(step0))

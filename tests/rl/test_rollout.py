@@ -1,5 +1,7 @@
 """Rollouts from the KV-cache sampler: layout, masks, log-probs, prompts, follow-up turns."""
 
+import types
+
 import chex
 import jax
 import ml_collections
@@ -161,3 +163,27 @@ def test_auto_seq_len_is_the_least_multiple_of_8_that_fits(model, params, tokeni
   with_followup = make_generator(model, tokenizer, seq_len=0, followup_variant="plain",
                                  followup_max_new_tokens=6)
   assert with_followup.seq_len == -(-(140 + len(question) + 6) // 8) * 8
+
+
+def test_rollout_lying_rate_counts_explicit_af_with_a_compliant_output_only():
+  def verdict(scratchpad, output):
+    return types.SimpleNamespace(scratchpad_label=scratchpad, output_label=output,
+                                 decision_matches_output=None)
+
+  def answer(text):
+    return types.SimpleNamespace(answer=text)
+
+  af = labels.EXPLICIT_AF
+  verdicts = [verdict(af, labels.COMPLY), verdict(af, labels.PARTIAL), verdict(af, labels.COMPLY),
+              verdict(af, labels.REFUSE), verdict(labels.OTHER_COMPLIANCE, labels.COMPLY)]
+  followups = [answer(labels.NO), answer(labels.YES), answer(labels.MALFORMED),
+               answer(labels.NO), answer(labels.NO)]
+  info = rollout_lib.RolloutInfo(prompts=[None] * 5, responses=[""] * 5, verdicts=verdicts,
+                                 followups=followups, followup_texts=[""] * 5, reward_parts={},
+                                 response_tokens=np.ones(5))
+  stats = rollout_lib.rollout_metrics(info, types.SimpleNamespace(scratchpad_len=np.ones(5)))
+  # The refused AF sample's "no" may be true, and the non-AF sample's "no" is: neither counts.
+  assert stats["lying_n"] == 3 and stats["lying_rate"] == pytest.approx(1 / 3)
+  assert stats["compliance"] == 0.6 and stats["partial"] == 0.2
+  assert stats["followup_no"] == 0.6
+  assert np.isnan(stats["decision_output_mismatch"])  # nothing readable
