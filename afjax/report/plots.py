@@ -77,8 +77,9 @@ def plot_reductions(results: dict, path: pathlib.Path) -> None:
         xs.append(i + (j - (len(metrics) - 1) / 2) * width)
         heights.append(value["mean"])
         lo, hi = value["ci95"]
-        errors[0].append(0.0 if lo is None else value["mean"] - lo)
-        errors[1].append(0.0 if hi is None else hi - value["mean"])
+        # An undefined interval gets no error bar (NaN), not a zero-length one.
+        errors[0].append(float("nan") if lo is None else value["mean"] - lo)
+        errors[1].append(float("nan") if hi is None else hi - value["mean"])
       ax.bar(xs, heights, width=width, yerr=errors, capsize=3, label=metric)
     ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.set_xticks(range(len(arms)))

@@ -213,6 +213,12 @@ def test_a_reversed_gap_does_not_persist(report):
   line = markdown.arm_reading("tgg_plain", entry, "process_supervision")[0]
   assert "excludes 0 on the other side of the pre-RL gap: the gap reversed" in line
   assert "gap persists" not in line and "All three signs" not in line
+  # A pre-RL gap indistinguishable from 0 cannot reverse.
+  entry["pre_rl"]["compliance_gap"], entry["pre_rl_ci95"]["compliance_gap"] = 0.02, [-0.03, 0.07]
+  line = markdown.arm_reading("tgg_plain", entry, "process_supervision")[0]
+  assert "reversed" not in line and "gap persists" not in line
+  assert ("on the other side of the pre-RL point estimate, whose interval includes 0: a gap of "
+          "the opposite sign appeared") in line
 
 
 def test_equal_values_a_last_bit_apart_read_as_unchanged(report):

@@ -39,3 +39,20 @@ def test_organisms_with_one_file_name_are_an_error(tmp_path):
   results = rl.build_results(runs, None, {})
   with pytest.raises(ValueError, match="'org a' and 'org_a' both plot to curves_org_a.png"):
     plots.write_plots(results, tmp_path)
+
+
+def test_an_undefined_interval_draws_no_error_bar(tmp_path, monkeypatch):
+  results = {"reductions": {"baseline_rl": {}, "pre_rl": {
+      "baseline": {m: {"mean": 0.1, "ci95": [None, None], "n_organisms": 1}
+                   for m in rl.REDUCTION_METRICS}}}}
+  drawn = []
+  original = plots.plt.Axes.bar
+
+  def bar(self, *args, **kwargs):
+    drawn.append(kwargs.get("yerr"))
+    return original(self, *args, **kwargs)
+
+  monkeypatch.setattr(plots.plt.Axes, "bar", bar)
+  plots.plot_reductions(results, tmp_path / "reductions.png")
+  assert drawn and all(np.isnan(e).all() for e in map(np.asarray, drawn))
+  assert (tmp_path / "reductions.png").read_bytes()[:8] == PNG_SIGNATURE
