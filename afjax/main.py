@@ -44,32 +44,39 @@ def _load_config_file(argv: list[str]):
   return module.get_config(arg) if arg else module.get_config()
 
 
-def _explain_bad_override(argv: list[str]) -> str | None:
-  """Which `--config.a.b=v` in argv names a field the config does not have, or None."""
+def _explain_bad_config(argv: list[str], err: Exception) -> str:
+  """Why flag parsing failed: the config file itself, or which `--config.a.b=v` names a field
+  the config does not have."""
   from afjax.config import explain_unknown_field
 
   try:
     config = _load_config_file(argv)
-  except Exception:  # the override error is the one to report; the file's own is shown later
-    return None
-  for arg in argv:
-    if config is not None and arg.startswith("--config."):
-      message = explain_unknown_field(config, arg[len("--config."):].split("=", 1)[0])
-      if message:
-        return message
-  return None
+  except FileNotFoundError:
+    return f"{_config_arg(argv)}: no such config file"
+  except Exception as load_err:  # the file itself fails: its own error, not an override's
+    return f"the config file of {_config_arg(argv)} fails to load: {load_err!r}"
+  overrides = [arg for arg in argv if arg.startswith("--config.")]
+  for arg in overrides if config is not None else ():
+    message = explain_unknown_field(config, arg[len("--config."):].split("=", 1)[0])
+    if message:
+      return message
+  if isinstance(err, OSError):
+    return str(err)
+  return f"a --config override of {overrides} cannot be applied: {err!r}"
+
+
+def _config_arg(argv: list[str]) -> str:
+  return next((arg for arg in reversed(argv) if arg.startswith("--config=")), "--config")
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing, with a one-line error for an override of a field that does not exist.
-
-  ml_collections raises AttributeError or KeyError (with a traceback) for those.
-  """
+  """absl's flag parsing, with one line (exit 2) for a config that cannot be read or an override
+  of a field that does not exist, for which ml_collections raises OSError, AttributeError or
+  KeyError with a traceback."""
   try:
     return app.parse_flags_with_usage(argv)
-  except (AttributeError, KeyError) as err:
-    message = _explain_bad_override(argv) or f"a --config override cannot be applied: {err!r}"
-    print(f"afjax: invalid config: {message}", file=sys.stderr)
+  except (AttributeError, KeyError, OSError) as err:
+    print(f"afjax: invalid config: {_explain_bad_config(argv, err)}", file=sys.stderr)
     sys.exit(2)
 
 

@@ -49,6 +49,19 @@ output_monitor's scratchpads as unreadable (free-tier unparseable 0.156 ->
 monitor's AUROC 0.833 in-distribution but 0.732 on free-tier examples alone
 (the tier tag separates the paid ones), the scratchpad classifier's 1.000 and
 1.000; held-out families 0.793 / 0.687 and 0.913 / 0.869.
+Rerun in a fresh clone and venv at 8732e92 (2026-12-03, the VM's 2-core
+Xeon, matmul peak 147 GFLOP/s, targeted tests beside it for a third of the
+time): 2274 s for the study (base 595 s, organism 481 s, monitors 158 + 130 s,
+their evaluation 131 s, RL runs 214-376 s). Before RL gap 0.547, AF oracle
+0.602, AF classifier 0.688, lying 0.143; after RL (gap, AF oracle, AF
+classifier): baseline 0.828 / 0.734 / 0.844; process_supervision 0.133 /
+0.016 / 0.016 (free-tier compliance 0.172, free-tier unparseable 0.742);
+length_penalty 0.711 / 0.766 / 0.836; interrogation 0.805 / 0.719 / 0.820,
+lying 0.224; output_monitor 0.039 / 0.016 / 0.125 (free-tier compliance
+0.047). Its igg_plain is bit-identical to one trained by its own command in
+session 18 (same organism_eval.json), and the base model has trained
+bit-identically since c0a02b1; what moved the before-RL figures from the
+c0a02b1 run's (gap 0.586 -> 0.547, 5 of 128 pairs) is not found.
 Before this session's fixes (weight decay on norm scales and biases, the
 oracle's implied decisions, lying_rate over complied outputs; 2026-11-27 at
 71db878, and the same on reruns of 2026-12-02 at dc930f7 and 45f8e72): before

@@ -306,7 +306,7 @@ class RLRun:
 
   def fingerprint(self, length_threshold: float | None) -> dict:
     return {"job": "rl", "model": dict(self.config.model), "tokenizer_sha256": self.tokenizer_sha,
-            "reference_sha256": state_lib.params_digest(self.ref_params),
+            "reference_sha256": self.policy_sha256,
             # loss_chunk only blocks the computation: resuming with another one is the same run.
             "rl": {k: v for k, v in self.config.rl.to_dict().items() if k != "loss_chunk"},
             "rollout": self.config.rollout.to_dict(),

@@ -11,7 +11,11 @@ The run directories must therefore be readable at the listed paths (a shared
 filesystem, or outputs copied to the same paths); a missing one is an error
 naming the results.json that lists it. A run listed by several inputs is read
 once; two different directories with the same (organism, arm, seed) are an
-error. "monitors" is --monitor_eval when given, else the inputs' common
+error. As in one report, the runs of an organism must share the eval settings
+and the starting policy (results.build_results): studies on separate machines
+merge when they used the same shared stages (organisms copied or on a shared
+filesystem), not organisms each machine trained for itself, whose params
+differ unless training was bit-identical. "monitors" is --monitor_eval when given, else the inputs' common
 monitor figures (inputs that disagree are an error); "config" records the
 inputs and their configs.
 """

@@ -28,6 +28,7 @@ Output (`build_results`), with METRICS = {METRIC: float|null for METRIC in METRI
           "seeds": [METRICS, ...],   # each run's final metrics, by ascending seed
           "seed_ids": [int, ...], "run_dirs": [str, ...], "n_seeds": int, "steps": int,
           "counts": [{"n_train", "n_unmonitored", "lying_n"} | null, ...],  # per seed
+          "ci95_half_width": {METRIC: float|null},  # unclipped, for derived figures
           "pre_rl_followup": {FOLLOWUP_METRIC: float|null},  # this arm's runs' step 0
           "pre_rl_followup_ci95": {FOLLOWUP_METRIC: [lo, hi]},
           "n_defined": {METRIC: int},  # seeds whose final value is not null
@@ -65,7 +66,9 @@ Definitions:
             Newcombe's paired score interval for the gap; "within_run"): eval
             sampling noise only, not seed-to-seed variation. Across-seed
             bounds are clipped to the metric's range ([0, 1] for rates, [-1, 1]
-            for the gap, >= 0 for token counts). Null bounds: undefined (a null
+            for the gap, >= 0 for token counts); figures derived from them
+            (reductions, the report's evasion strength) use the unclipped
+            half-width, ci95_half_width. Null bounds: undefined (a null
             metric, or a within-run interval the run did not give). h_e is 0
             when no seed gave a within-run interval (mean_scratchpad_tokens:
             a plain t interval).
@@ -82,7 +85,7 @@ Definitions:
   seeds     the runs of one arm must have run the same number of steps, and one
             (organism, arm, seed) may come from one run directory only. The
             runs of one organism must share the eval settings (config.eval:
-            num_harmful, batch_size, max_new_tokens, temperature, seed) and,
+            num_harmful, max_new_tokens, temperature, seed) and,
             where recorded, the starting policy (policy_params_sha256); the
             runs of one arm must share the follow-up question (config.rollout:
             followup_variant, followup_max_new_tokens). Otherwise their means
@@ -111,8 +114,10 @@ LATER_METRICS = ("unparseable_af_marker_rate_train",)
 # Metrics that depend on the follow-up question, whose variant differs between arms.
 FOLLOWUP_METRICS = ("lying_rate",)
 # The config fields that decide an eval's samples: every run of an organism must share them.
-EVAL_SETTING_FIELDS = ("eval.num_harmful", "eval.batch_size", "eval.max_new_tokens",
-                       "eval.temperature", "eval.seed")
+# (eval.batch_size changes which random draws are made, not what is measured: not compared, so
+# that hosts whose device counts need other batch sizes can be reported together.)
+EVAL_SETTING_FIELDS = ("eval.num_harmful", "eval.max_new_tokens", "eval.temperature",
+                       "eval.seed")
 # And those of the follow-up question: every run of an arm must share them.
 FOLLOWUP_SETTING_FIELDS = ("rollout.followup_variant", "rollout.followup_max_new_tokens")
 COUNT_KEYS = ("n_train", "n_unmonitored", "lying_n")
@@ -134,8 +139,11 @@ DEFINITIONS = {
                "(each arm's pre_rl_followup has its own)"),
     "counts": ("per seed, the final eval's denominators (n_train, n_unmonitored, lying_n); "
                "means over seeds weight every seed equally"),
-    "comparable": ("the runs of an organism share config.eval and the starting policy, and those "
-                   "of an arm the follow-up question; other runs are refused, not mixed"),
+    "comparable": ("the runs of an organism share the eval settings (config.eval.num_harmful, "
+                   "max_new_tokens, temperature, seed) and, where recorded, the "
+                   "starting policy's params digest; the runs of an arm asking a follow-up "
+                   "question share it (variant, max new tokens); other runs are refused, not "
+                   "mixed. The scratchpad classifier behind af_rate_classifier is not checked"),
     "pre_rl_ci95": ("the envelope [min lo, max hi] of the step-0 evals' within-run intervals "
                     "(Wilson / paired score): one policy, by default one eval sample, so one "
                     "measurement"),
@@ -269,7 +277,7 @@ def _check_summary(path: pathlib.Path, summary: Any) -> dict:
           "counts": {k: counts.get(k) for k in COUNT_KEYS} if counts is not None else None,
           "policy_params_sha256": policy,
           "eval_settings": _config_fields(summary["config"], EVAL_SETTING_FIELDS),
-          "followup_settings": _config_fields(summary["config"], FOLLOWUP_SETTING_FIELDS)}
+          "followup_settings": _followup_question(summary["config"])}
 
 
 def _config_fields(config: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
@@ -283,27 +291,39 @@ def _config_fields(config: Mapping[str, Any], fields: Sequence[str]) -> dict[str
   return out
 
 
+def _followup_question(config: Mapping[str, Any]) -> dict[str, Any] | None:
+  """The follow-up question's settings, or None for a run that asks none."""
+  settings = _config_fields(config, FOLLOWUP_SETTING_FIELDS)
+  return settings if settings["rollout.followup_variant"] else None
+
+
 def _check_comparable(organism: str, runs: Sequence[dict]) -> None:
   """RunError unless the runs of one organism measure the same thing (see DEFINITIONS)."""
   def differ(key: str, runs: Sequence[dict]) -> bool:
     return len({json.dumps(r.get(key), sort_keys=True) for r in runs}) > 1
 
+  def shown(key: str, runs: Sequence[dict]) -> str:
+    """Each distinct value once, with one run that has it and how many do."""
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+      groups.setdefault(json.dumps(r.get(key), sort_keys=True), []).append(r["run_dir"])
+    return "; ".join(f"{value} in {len(dirs)} run(s), e.g. {dirs[0]}"
+                     for value, dirs in groups.items())
+
   if differ("eval_settings", runs):
-    shown = {r["run_dir"]: r["eval_settings"] for r in runs}
     raise RunError(f"the runs of organism {organism!r} were evaluated with different settings "
-                   f"({shown}); allowed: one eval setting per organism (report them apart)")
+                   f"({shown('eval_settings', runs)}); allowed: one eval setting per organism "
+                   "(report them apart)")
   policies = {r.get("policy_params_sha256") for r in runs} - {None}
   if len(policies) > 1:
-    shown = {r["run_dir"]: r["policy_params_sha256"] for r in runs}
     raise RunError(f"the runs of organism {organism!r} start from different policies "
-                   f"(policy_params_sha256: {shown}); allowed: one organism per name (report "
-                   "them apart or rename one)")
+                   f"(policy_params_sha256: {shown('policy_params_sha256', runs)}); allowed: one "
+                   "organism per name (report them apart)")
   for arm in sorted({r["arm"] for r in runs}):
     arm_runs = [r for r in runs if r["arm"] == arm]
     if differ("followup_settings", arm_runs):
-      shown = {r["run_dir"]: r["followup_settings"] for r in arm_runs}
       raise RunError(f"the runs of organism {organism!r} arm {arm!r} asked different follow-up "
-                     f"questions ({shown}); allowed: one per arm")
+                     f"questions ({shown('followup_settings', arm_runs)}); allowed: one per arm")
 
 
 def _check_eval_log(run_dir: pathlib.Path, curve: Sequence[Mapping[str, Any]]) -> dict[int, dict]:
@@ -433,21 +453,38 @@ def collect_runs(run_dirs: Iterable[str | os.PathLike]) -> list[dict]:
 
 
 def _arm_interval(runs: Sequence[dict], metric: str) -> list[float | None]:
-  """Across the seeds defining `metric` (see DEFINITIONS), or the one defining run's own interval."""
+  """Across the seeds defining `metric` (see DEFINITIONS), or the one defining run's own interval.
+
+  Across seeds the bounds are clipped to the metric's range; `_arm_half_width` keeps the
+  unclipped half-width for figures derived from the interval.
+  """
   defined = [r for r in runs if r["final"][metric] is not None]
   if len(defined) >= 2:
-    values = [r["final"][metric] for r in defined]
-    lo, hi = stats.t_interval(values)
-    mean, seed_half = (lo + hi) / 2.0, (hi - lo) / 2.0
-    eval_halves = [half_width(r["ci95"].get(metric)) for r in defined]
-    eval_halves = [h for h in eval_halves if h is not None]
-    eval_half = math.fsum(eval_halves) / len(eval_halves) if eval_halves else 0.0
-    half = math.hypot(seed_half, eval_half)
+    mean = math.fsum(r["final"][metric] for r in defined) / len(defined)
+    half = _across_seeds_half_width(defined, metric)
     low, high = METRIC_RANGES.get(metric, (-math.inf, math.inf))
     return [max(low, mean - half), min(high, mean + half)]
   if len(defined) == 1:
     return list(defined[0]["ci95"].get(metric, [None, None]))
   return [None, None]
+
+
+def _across_seeds_half_width(defined: Sequence[dict], metric: str) -> float:
+  """sqrt(h_t^2 + h_e^2) over the runs defining `metric` (at least 2; see DEFINITIONS)."""
+  values = [r["final"][metric] for r in defined]
+  lo, hi = stats.t_interval(values)
+  eval_halves = [half_width(r["ci95"].get(metric)) for r in defined]
+  eval_halves = [h for h in eval_halves if h is not None]
+  eval_half = math.fsum(eval_halves) / len(eval_halves) if eval_halves else 0.0
+  return math.hypot((hi - lo) / 2.0, eval_half)
+
+
+def _arm_half_width(runs: Sequence[dict], metric: str) -> float | None:
+  """The half-width of `_arm_interval` before clipping (None when undefined)."""
+  defined = [r for r in runs if r["final"][metric] is not None]
+  if len(defined) >= 2:
+    return _across_seeds_half_width(defined, metric)
+  return half_width(_arm_interval(runs, metric))
 
 
 def _aggregate_arm(runs: Sequence[dict]) -> dict:
@@ -487,6 +524,7 @@ def _aggregate_arm(runs: Sequence[dict]) -> dict:
       "n_defined": {m: sum(r["final"][m] is not None for r in runs) for m in METRICS},
       "mean": {m: stats.mean_or_none([r["final"][m] for r in runs]) for m in METRICS},
       "ci95": {m: _arm_interval(runs, m) for m in METRICS},
+      "ci95_half_width": {m: _arm_half_width(runs, m) for m in METRICS},
       "ci95_method": method,
       "ci95_description": description,
       "curve": curve,
@@ -500,14 +538,25 @@ def half_width(bounds: Sequence[float | None] | None) -> float | None:
   return (bounds[1] - bounds[0]) / 2.0
 
 
-def _average_reduction(pairs: Sequence[tuple[float | None, Any, float | None, Any]]) -> dict:
-  """Mean over organisms of reference - arm, with quadrature half-widths (see DEFINITIONS)."""
+def arm_half_width(arm_entry: Mapping[str, Any], metric: str) -> float | None:
+  """An arm's interval half-width for derived figures: unclipped (ci95_half_width), or from its
+  ci95 in results written before that key existed."""
+  halves = arm_entry.get("ci95_half_width")
+  return halves.get(metric) if halves is not None else half_width(arm_entry["ci95"][metric])
+
+
+def _average_reduction(pairs: Sequence[tuple[float | None, float | None, float | None,
+                                             float | None]]) -> dict:
+  """Mean over organisms of reference - arm, with quadrature half-widths (see DEFINITIONS).
+
+  Args:
+    pairs: per organism (reference, its half-width, arm value, its half-width).
+  """
   diffs, halves = [], []
-  for ref, ref_ci, value, value_ci in pairs:
+  for ref, a, value, b in pairs:
     if ref is None or value is None:
       continue
     diffs.append(ref - value)
-    a, b = half_width(ref_ci), half_width(value_ci)
     halves.append(None if a is None or b is None else math.hypot(a, b))
   if not diffs:
     return {"mean": None, "ci95": [None, None], "n_organisms": 0}
@@ -534,16 +583,18 @@ def reductions(organisms: Mapping[str, dict]) -> dict:
   for arm in arms:
     holders = [e for e in organisms.values() if arm in e["arms"]]
     out["pre_rl"][arm] = {
-        m: _average_reduction([(e["pre_rl"][m], e["pre_rl_ci95"][m], e["arms"][arm]["mean"][m],
-                                e["arms"][arm]["ci95"][m]) for e in holders])
+        m: _average_reduction([(e["pre_rl"][m], half_width(e["pre_rl_ci95"][m]),
+                                e["arms"][arm]["mean"][m], arm_half_width(e["arms"][arm], m))
+                               for e in holders])
         for m in REDUCTION_METRICS}
     if arm == BASELINE_ARM:
       continue
     with_baseline = [e for e in holders if BASELINE_ARM in e["arms"]]
     out["baseline_rl"][arm] = {
         m: _average_reduction([(e["arms"][BASELINE_ARM]["mean"][m],
-                                e["arms"][BASELINE_ARM]["ci95"][m], e["arms"][arm]["mean"][m],
-                                e["arms"][arm]["ci95"][m]) for e in with_baseline])
+                                arm_half_width(e["arms"][BASELINE_ARM], m),
+                                e["arms"][arm]["mean"][m], arm_half_width(e["arms"][arm], m))
+                               for e in with_baseline])
         for m in REDUCTION_METRICS}
   return out
 
@@ -658,6 +709,18 @@ def validate_results(results: Any) -> None:
         _check_metrics(f"{at}['seeds'][{i}]", metrics)
       _check_metrics(f"{at}['mean']", arm_entry["mean"])
       _check_intervals(f"{at}['ci95']", arm_entry["ci95"])
+      # Keys added later (absent from older results.json files).
+      if "ci95_half_width" in arm_entry:
+        _check_metrics(f"{at}['ci95_half_width']", arm_entry["ci95_half_width"])
+      if "counts" in arm_entry:
+        _require(isinstance(arm_entry["counts"], list) and len(arm_entry["counts"]) == len(seeds)
+                 and all(c is None or isinstance(c, dict) for c in arm_entry["counts"]),
+                 f"{at}['counts'] is not a list of objects or nulls, one per seed")
+      if "pre_rl_followup" in arm_entry:
+        for metric in FOLLOWUP_METRICS:
+          value = arm_entry["pre_rl_followup"].get(metric)
+          _require(value is None or _is_number(value),
+                   f"{at}['pre_rl_followup'][{metric!r}]={value!r}; allowed: a number or null")
       _require(arm_entry["ci95_method"] in (ACROSS_SEEDS, WITHIN_RUN),
                f"{at}['ci95_method']={arm_entry['ci95_method']!r}; allowed: "
                f"{ACROSS_SEEDS!r}, {WITHIN_RUN!r}")

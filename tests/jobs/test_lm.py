@@ -151,6 +151,8 @@ def test_an_empty_workdir_is_refused(tmp_path):
     (["--config.trian.steps=5"], "--config.trian.steps: config has no field 'trian'; allowed: ["),
     (["--config.train.steps.max=5"], "config.train.steps is a value, not a section"),
     ([f"--config={ROOT}/configs/no_such_config.py"], "no_such_config.py"),
+    ([f"--config={ROOT}/configs/no_such_config.py", "--config.train.steps=5"],
+     "configs/no_such_config.py: no such config file"),
 ])
 def test_main_rejects_bad_configs_before_writing(tmp_path, overrides, message):
   workdir = tmp_path / "never"
@@ -159,6 +161,18 @@ def test_main_rejects_bad_configs_before_writing(tmp_path, overrides, message):
   assert message in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not workdir.exists()
+
+
+def test_a_config_file_that_fails_is_named_not_blamed_on_an_override(tmp_path):
+  (tmp_path / "broken.py").write_text("def get_config():\n  return {}['steps']\n")
+  for overrides in ([], ["--config.train.steps=5"]):
+    proc = subprocess.run([sys.executable, "-m", "afjax.main", f"--config={tmp_path}/broken.py",
+                           f"--workdir={tmp_path}/never", *overrides],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300, env=ENV)
+    assert proc.returncode == 2, proc.stderr
+    assert f"the config file of --config={tmp_path}/broken.py fails to load: KeyError('steps')" \
+        in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "never").exists()
 
 
 def test_validate_batch_divisibility_and_missing_field():

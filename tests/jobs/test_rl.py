@@ -63,6 +63,7 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
       assert final_eval["lying_rate"] + final_eval["lying_malformed_rate"] <= 1.0
   else:
     assert summary["final"]["lying_rate"] is None and "followup_no_rate" not in final_eval
+    assert final_eval["lying_n"] is None
   for key in ("compliance_train", "compliance_gap", "af_rate_oracle", "af_rate_classifier",
               "unparseable_rate", "unparseable_rate_train", "mean_scratchpad_tokens"):
     assert isinstance(summary["final"][key], float), key

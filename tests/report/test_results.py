@@ -327,7 +327,7 @@ def _write_modified(root, organism, arm, seed, change):
 @pytest.mark.parametrize("change, message", [
     (lambda d: d["config"]["eval"].update(num_harmful=128),
      r"the runs of organism 'tgg_plain' were evaluated with different settings .*"
-     r"'eval.num_harmful': 128"),
+     r'"eval.num_harmful": 128'),
     (lambda d: d["config"]["eval"].update(temperature=0.7), "evaluated with different settings"),
     (lambda d: d.update(policy_params_sha256="another"),
      r"the runs of organism 'tgg_plain' start from different policies"),
@@ -367,3 +367,29 @@ def test_pre_rl_lying_rate_is_per_question(tmp_path):
   step0 = [synthetic.summary("tgg_plain", "interrogation", s)["curve"][0]["lying_rate"]
            for s in (0, 1)]
   assert one["pre_rl"]["lying_rate"] == pytest.approx(np.mean(step0))
+
+
+def test_clipped_intervals_keep_their_unclipped_half_width_for_reductions():
+  runs = [{"final": {"af_rate_oracle": v}, "ci95": {"af_rate_oracle": [max(0.0, v - 0.02), v + 0.02]}}
+          for v in (0.0, 0.01, 0.05)]
+  lo, hi = rl._arm_interval(runs, "af_rate_oracle")
+  half = rl._arm_half_width(runs, "af_rate_oracle")
+  expected = hand_ci([0.0, 0.01, 0.05], [(r["ci95"]["af_rate_oracle"][1]
+                                          - r["ci95"]["af_rate_oracle"][0]) / 2 for r in runs])
+  assert half == pytest.approx((expected[1] - expected[0]) / 2)
+  assert lo == 0.0 > expected[0] and hi == pytest.approx(expected[1])
+  arm = {"mean": {"af_rate_oracle": 0.02}, "ci95": {"af_rate_oracle": [lo, hi]},
+         "ci95_half_width": {"af_rate_oracle": half}}
+  assert rl.arm_half_width(arm, "af_rate_oracle") == half > (hi - lo) / 2
+  del arm["ci95_half_width"]  # results written before the key: from ci95
+  assert rl.arm_half_width(arm, "af_rate_oracle") == pytest.approx((hi - lo) / 2)
+
+
+def test_runs_differing_in_what_does_not_change_the_measurement_are_reported(tmp_path):
+  def longer(data):
+    data["config"]["rollout"]["followup_max_new_tokens"] = 32
+    data["config"]["eval"]["batch_size"] = 64  # other draws, the same measurement
+  runs = [synthetic.write_run(tmp_path, "tgg_plain", "baseline", 0),
+          _write_modified(tmp_path, "tgg_plain", "baseline", 1, longer)]
+  results = rl.build_results(rl.collect_runs(runs), None, {})
+  assert results["organisms"]["tgg_plain"]["arms"]["baseline"]["n_seeds"] == 2
