@@ -98,8 +98,8 @@ def main(argv: list[str]) -> None:
   try:
     config = _CONFIG.value
     config.get("job")  # ml_collections defers a config file's load error to the first access
-  except OSError as err:
-    print(f"afjax: invalid config: {err}", file=sys.stderr)
+  except OSError as err:  # the file's error, said as flag parsing says it
+    print(f"afjax: invalid config: {_explain_bad_config(sys.argv, err)}", file=sys.stderr)
     sys.exit(2)
   workdir = _WORKDIR.value
   try:

@@ -15,9 +15,9 @@ error. As in one report, the runs of an organism must share the eval settings
 and the starting policy (results.build_results): studies on separate machines
 merge when they used the same shared stages (organisms copied or on a shared
 filesystem), not organisms each machine trained for itself, whose params
-differ unless training was bit-identical. "monitors" is --monitor_eval when given, else the inputs' common
-monitor figures (inputs that disagree are an error); "config" records the
-inputs and their configs.
+differ unless training was bit-identical. "monitors" is --monitor_eval when
+given, else the inputs' common monitor figures (inputs that disagree are an
+error); "config" records the inputs and their configs.
 """
 
 from __future__ import annotations
