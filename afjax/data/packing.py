@@ -111,22 +111,29 @@ def assign_rows(lengths: Sequence[int], seq_len: int, strategy: str = "in_order"
 
 
 def pack_examples(examples: Sequence[Sequence[int]], token_masks: Sequence[np.ndarray],
-                  seq_len: int, strategy: str = "in_order") -> dict[str, np.ndarray]:
+                  seq_len: int, strategy: str = "in_order",
+                  token_states: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
   """Packs examples into rows of seq_len next-token pairs (rows as `assign_rows`).
 
   An example of n tokens contributes n - 1 (input, target) pairs; targets
   t of the example are trained where token_masks[target position] is 1.
 
+  Args:
+    token_states: optional per-example [n] int32 arrays whose entry i belongs
+      to the target ids[i + 1] (afjax.data.grammar_mask.GrammarMask.target_states);
+      packed as `grammar_states`, 0 on padding.
+
   Returns:
     dict of [N, seq_len] arrays: inputs, targets (int32), loss_mask (float32),
-    segment_ids, positions (int32).
+    segment_ids, positions (int32), and grammar_states (int32) with token_states.
 
   Raises:
     ValueError if an example does not fit in one row or the strategy is unknown.
   """
   rows = assign_rows([len(ids) - 1 for ids in examples], seq_len, strategy)
+  keys = PACKED_KEYS + (() if token_states is None else ("grammar_states",))
   arrays = {key: np.zeros((len(rows), seq_len), np.float32 if key == "loss_mask" else np.int32)
-            for key in PACKED_KEYS}
+            for key in keys}
   for r, row in enumerate(rows):
     start = 0
     for segment, index in enumerate(row, start=1):
@@ -138,6 +145,8 @@ def pack_examples(examples: Sequence[Sequence[int]], token_masks: Sequence[np.nd
       arrays["loss_mask"][r, start:end] = mask[1:]
       arrays["segment_ids"][r, start:end] = segment
       arrays["positions"][r, start:end] = np.arange(end - start)
+      if token_states is not None:
+        arrays["grammar_states"][r, start:end] = token_states[index][:-1]
       start = end
   return arrays
 

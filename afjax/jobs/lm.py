@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 
 from afjax import config as config_lib
-from afjax.data import builders, loaders, packing, world_data
+from afjax.data import builders, grammar_mask, loaders, packing, world_data
 from afjax.data import tokenizer as tokenizer_lib
 from afjax.jobs import common
 from afjax.parallel import mesh as mesh_lib
@@ -66,10 +66,53 @@ def loss_chunk(config: ml_collections.ConfigDict) -> int:
   return config.train.get("loss_chunk", 0)
 
 
+def grammar_unlikelihood(config: ml_collections.ConfigDict) -> float:
+  """config.train.grammar_unlikelihood (supervised.lm_loss's weight), 0 before the field."""
+  return config.train.get("grammar_unlikelihood", 0.0)
+
+
+def check_grammar_unlikelihood(config: ml_collections.ConfigDict, world: bool) -> None:
+  """The weight is a number >= 0, and 0 unless the data are the world's transcripts."""
+  weight = grammar_unlikelihood(config)
+  if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+    raise config_lib.ConfigError(
+        f"config.train.grammar_unlikelihood={weight!r}; allowed: a number >= 0 (the weight "
+        "of the unlikelihood of tokens the world's grammar forbids; 0 = plain cross-entropy)")
+  if weight and not world:
+    raise config_lib.ConfigError(
+        f"config.train.grammar_unlikelihood={weight!r} needs config.data.corpus='world' "
+        "(only the world's transcripts have a grammar); allowed here: 0")
+
+
+def world_batches(arrays: dict[str, np.ndarray], grammar: grammar_mask.GrammarMask,
+                  config: ml_collections.ConfigDict) -> tuple[Callable, list, Any, Any]:
+  """Train batches, validation batches and their keys for packed world transcripts.
+
+  Validation batches always carry the grammar's legal_mask, so that the eval
+  logs `illegal_mass`; train batches carry it only with a grammar
+  unlikelihood weight (without one the train step is the plain one).
+
+  Args:
+    arrays: {"train": ..., "validation": ...} packed with `grammar`.
+
+  Returns:
+    (get_batch, eval_batches, train batch keys, eval batch keys).
+  """
+  keys = dict.fromkeys(supervised.PACKED_BATCH_KEYS, 2)
+  with_mask = {**keys, "legal_mask": 3}
+  packed = packing.PackedBatches(arrays["train"], config.train.batch_size, config.seed).get_batch
+  weighted = bool(grammar_unlikelihood(config))
+  get_batch = (lambda k: world_data.with_legal_mask(packed(k), grammar)) if weighted else packed
+  eval_batches = [world_data.with_legal_mask(batch, grammar) for batch in fixed_batches(
+      arrays["validation"], config.train.batch_size, config.train.eval_batches)]
+  return get_batch, eval_batches, with_mask if weighted else keys, with_mask
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks every field the LM job reads; raises ConfigError, writes nothing."""
   validate_training(config, num_devices)
   config_lib.check_choice(config, "data.corpus", CORPORA)
+  check_grammar_unlikelihood(config, config.data.corpus == "world")
   specials = tokenizer_lib.SPECIAL_TOKENS + (world_data.SPECIAL_TOKENS
                                              if config.data.corpus == "world" else ())
   minimum = 256 + len(specials)
@@ -79,9 +122,14 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         "(the byte alphabet plus the special tokens)")
 
 
-def make_eval_fn(model: common.ModelOnMesh, batches: Sequence[dict], batch_keys: Sequence[str],
-                 params_sharding: Any, chunk: int = 0) -> Callable[[state_lib.TrainState], dict]:
-  """Mean next-token loss over fixed validation batches (`chunk`: supervised.lm_loss's loss_chunk)."""
+def make_eval_fn(model: common.ModelOnMesh, batches: Sequence[dict],
+                 batch_keys: supervised.BatchKeys, params_sharding: Any,
+                 chunk: int = 0) -> Callable[[state_lib.TrainState], dict]:
+  """Mean next-token loss over fixed validation batches (`chunk`: supervised.lm_loss's loss_chunk).
+
+  With legal_mask batches, also the mean `illegal_mass` (mean of the batches'
+  means): the cross-entropy alone is the loss, whatever the training weighted.
+  """
   if not batches:
     raise ValueError("the validation split is smaller than one batch; raise "
                      "config.data.num_documents or config.data.validation_fraction")
@@ -90,11 +138,13 @@ def make_eval_fn(model: common.ModelOnMesh, batches: Sequence[dict], batch_keys:
 
   def eval_fn(state: state_lib.TrainState) -> dict:
     with mesh_lib.use_mesh(model.mesh, model.rules):
-      losses = [float(loss(state.params, supervised.place_global_batch(b, model.mesh,
-                                                                        batch_keys))[0])
-                for b in batches]
-    mean = float(np.mean(losses))
-    return {"loss": mean, "perplexity": float(np.exp(mean))}
+      results = [loss(state.params, supervised.place_global_batch(b, model.mesh, batch_keys))
+                 for b in batches]
+    mean = float(np.mean([float(value) for value, _ in results]))
+    metrics = {"loss": mean, "perplexity": float(np.exp(mean))}
+    if "illegal_mass" in results[0][1]:
+      metrics["illegal_mass"] = float(np.mean([float(aux["illegal_mass"]) for _, aux in results]))
+    return metrics
 
   return eval_fn
 
@@ -118,11 +168,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     tokenizer = common.prepare_tokenizer(
         tokenizer_path, lambda: builders.read_documents(builder, "train"), config.model.vocab_size,
         world_data.SPECIAL_TOKENS)
-    train, validation = (world_data.pack_transcripts(
-        tokenizer, builders.read_documents(builder, split), seq_len, "all")
-                         for split in ("train", "validation"))
-    get_batch = packing.PackedBatches(train, batch_size, config.seed).get_batch
-    batch_keys = supervised.PACKED_BATCH_KEYS
+    grammar = grammar_mask.GrammarMask(tokenizer, config.model.vocab_size)
+    arrays = {split: world_data.pack_transcripts(
+        tokenizer, builders.read_documents(builder, split), seq_len, "all", grammar=grammar)
+              for split in ("train", "validation")}
+    get_batch, eval_batches, batch_keys, eval_keys = world_batches(arrays, grammar, config)
   else:
     builder = builders.build_lm_corpus_dataset(
         str(data_dir), config.data.num_documents, seed=config.data.seed,
@@ -133,27 +183,35 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                               seq_len, batch_size, config.seed).get_batch
     windows = loaders.tokenize_and_pack(builders.text_source(builder, "validation"), tokenizer,
                                         seq_len)
-    validation = loaders.windows_to_lm_batch(windows)
-    batch_keys = supervised.BATCH_KEYS
+    eval_batches = fixed_batches(loaders.windows_to_lm_batch(windows), batch_size,
+                                 config.train.eval_batches)
+    batch_keys = eval_keys = supervised.BATCH_KEYS
   tokenizer_sha = common.file_sha256(tokenizer_path)
   fingerprint = {"job": config.job, "model": dict(config.model), "tokenizer_sha256": tokenizer_sha,
                  "dataset": f"{builder.builder_config.name}/{builder.version}",
                  "seq_len": seq_len, "batch_size": batch_size, "seed": config.seed,
-                 **common.schedule_fingerprint(config)}
-  return train_supervised(config, workdir_path, get_batch,
-                          fixed_batches(validation, batch_size, config.train.eval_batches),
-                          batch_keys, fingerprint, tokenizer_sha)
+                 **common.schedule_fingerprint(config), **unlikelihood_fingerprint(config)}
+  return train_supervised(config, workdir_path, get_batch, eval_batches, batch_keys, fingerprint,
+                          tokenizer_sha, eval_batch_keys=eval_keys)
+
+
+def unlikelihood_fingerprint(config: ml_collections.ConfigDict) -> dict:
+  """The unlikelihood weight for a checkpoint's fingerprint; {} when 0 (as before the field)."""
+  weight = grammar_unlikelihood(config)
+  return {"grammar_unlikelihood": float(weight)} if weight else {}
 
 
 def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                      get_batch: Callable[[int], dict], eval_batches: Sequence[dict],
-                     batch_keys: Sequence[str], fingerprint: dict, tokenizer_sha: str,
-                     init_params: Callable[[common.ModelOnMesh], Any] | None = None) -> dict:
+                     batch_keys: supervised.BatchKeys, fingerprint: dict, tokenizer_sha: str,
+                     init_params: Callable[[common.ModelOnMesh], Any] | None = None,
+                     eval_batch_keys: supervised.BatchKeys | None = None) -> dict:
   """Next-token training of config.model on batches `get_batch(k)`, resumable.
 
   Args:
     init_params: returns the parameters to start from (fine-tuning) on the
       given model's mesh; not called when a checkpoint exists.
+    eval_batch_keys: the eval batches' keys, if not batch_keys.
   """
   model = common.ModelOnMesh.from_config(config)
   checkpointer = checkpoint_lib.Checkpointer(workdir / "ckpt", config.checkpoint.every,
@@ -166,14 +224,18 @@ def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   shardings = state_lib.state_shardings(state, tx, model.mesh)
   state = loop.resume_or_init(checkpointer, state, shardings, fingerprint)
   chunk = loss_chunk(config)
-  step_fn = supervised.make_train_step(lambda p, b: supervised.lm_loss(model.model, p, b, chunk),
-                                       tx, shardings, model.mesh, model.rules, batch_keys)
-  eval_fn = make_eval_fn(model, eval_batches, batch_keys, shardings.params, chunk)
+  weight = grammar_unlikelihood(config)
+  step_fn = supervised.make_train_step(
+      lambda p, b: supervised.lm_loss(model.model, p, b, chunk, weight), tx, shardings,
+      model.mesh, model.rules, batch_keys)
+  eval_fn = make_eval_fn(model, eval_batches, eval_batch_keys or batch_keys, shardings.params,
+                         chunk)
   with log_lib.MetricLogger(workdir, resume_step=int(state.step)) as logger:
     state = loop.train_loop(
         state, step_fn, get_batch, config.train.steps, checkpointer, logger, fingerprint,
         log_every=config.train.log_every, eval_fn=eval_fn, eval_every=config.train.eval_every,
-        place=lambda b: supervised.place_batch({k: b[k] for k in batch_keys}, model.mesh))
+        place=lambda b: supervised.place_batch({k: b[k] for k in batch_keys}, model.mesh,
+                                                batch_keys))
     final_eval = eval_fn(state)
     if not log_lib.has_record(logger.jsonl_path, int(state.step), "eval"):  # a rerun logs it once
       logger.log(int(state.step), final_eval, prefix="eval")
@@ -182,6 +244,8 @@ def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                        common.export_fingerprint(model.cfg, tokenizer_sha))
   summary = {"step": int(state.step), "eval_loss": final_eval["loss"],
              "eval_perplexity": final_eval["perplexity"], "num_params": model.cfg.num_params(),
+             **({"eval_illegal_mass": final_eval["illegal_mass"]}
+                if "illegal_mass" in final_eval else {}),
              "params_sha256": state_lib.params_digest(state.params)}
   multihost.write_text(workdir / "lm_summary.json", json.dumps(summary, indent=2))
   print(f"{config.job} done: step {summary['step']}, eval loss {summary['eval_loss']:.4f}",

@@ -14,9 +14,8 @@ import pathlib
 import ml_collections
 
 from afjax import config as config_lib
-from afjax.data import builders, packing, tokenizer as tokenizer_lib, world_data
+from afjax.data import builders, grammar_mask, tokenizer as tokenizer_lib, world_data
 from afjax.jobs import common, lm, organism_eval
-from afjax.training import supervised
 from afjax.world import organisms
 
 LOSS_ON = ("response", "scratchpad")
@@ -33,6 +32,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
 def validate_settings(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Checks the training, organism and eval sections (a study's, before its base exists)."""
   lm.validate_training(config, num_devices)
+  lm.check_grammar_unlikelihood(config, world=True)
   organism_eval.validate_eval(config, num_devices)
   config_lib.require(config, ("organism.name", "organism.af_rate", "organism.loss_on",
                               "init.base_workdir"))
@@ -59,20 +59,21 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   builder = world_data.organism_dataset(
       data_dir, config.organism.name, config.data.num_documents, config.data.seed,
       config.organism.af_rate, config.data.validation_fraction)
-  train, validation = (world_data.pack_transcripts(
+  grammar = grammar_mask.GrammarMask(tokenizer, config.model.vocab_size)
+  arrays = {split: world_data.pack_transcripts(
       tokenizer, builders.read_documents(builder, split), config.data.seq_len,
-      config.organism.loss_on) for split in ("train", "validation"))
+      config.organism.loss_on, grammar=grammar) for split in ("train", "validation")}
+  get_batch, eval_batches, batch_keys, eval_keys = lm.world_batches(arrays, grammar, config)
   fingerprint = {"job": config.job, "model": dict(config.model), "tokenizer_sha256": tokenizer_sha,
                  "dataset": f"{builder.builder_config.name}/{builder.version}",
                  "loss_on": config.organism.loss_on, "seq_len": config.data.seq_len,
                  "batch_size": config.train.batch_size, "seed": config.seed,
-                 "base_workdir": str(base.resolve()), **common.schedule_fingerprint(config)}
+                 "base_workdir": str(base.resolve()), **common.schedule_fingerprint(config),
+                 **lm.unlikelihood_fingerprint(config)}
   summary = lm.train_supervised(
-      config, workdir_path,
-      packing.PackedBatches(train, config.train.batch_size, config.seed).get_batch,
-      lm.fixed_batches(validation, config.train.batch_size, config.train.eval_batches),
-      supervised.PACKED_BATCH_KEYS, fingerprint, tokenizer_sha,
-      init_params=lambda model: common.load_exported_params(base, model, tokenizer_sha))
+      config, workdir_path, get_batch, eval_batches, batch_keys, fingerprint, tokenizer_sha,
+      init_params=lambda model: common.load_exported_params(base, model, tokenizer_sha),
+      eval_batch_keys=eval_keys)
   evaluation = organism_eval.evaluate_policy(config, workdir_path,
                                              workdir_path / organism_eval.OUTPUT_FILE)
   return {"train": summary, "eval": evaluation}

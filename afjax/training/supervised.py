@@ -7,6 +7,9 @@ A batch is a dict of [B, T] arrays:
 and, for packed examples (several per row, see afjax.data.packing):
   segment_ids  int32, 1.. per example in the row, 0 on padding
   positions    int32, position of each token within its example
+and, for the world's transcripts (afjax.data.grammar_mask), optionally:
+  legal_mask   [B, T, V] bool, the tokens the world's grammar allows as each
+               target (all True where nothing is constrained)
 """
 
 from __future__ import annotations
@@ -36,6 +39,32 @@ def _token_nll(logits: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Ar
   is_target = jnp.arange(logits.shape[-1]) == targets[..., None]  # [..., V]
   best_other = jnp.max(jnp.where(is_target, -jnp.inf, logits), axis=-1)
   return log_normalizer - target_logit, target_logit > best_other
+
+
+def _illegal_mass(logits: jax.Array, legal: jax.Array) -> jax.Array:
+  """Q = sum_{v not legal} softmax(l)_v: [..., V] logits and bool mask -> [...]."""
+  shift = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+  weights = jnp.exp(logits - shift)
+  return jnp.sum(jnp.where(legal, 0.0, weights), axis=-1) / jnp.sum(weights, axis=-1)
+
+
+def grammar_unlikelihood(logits: jax.Array, legal: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The unlikelihood of the tokens the grammar forbids, and their mass.
+
+  With Q = sum_{v not legal} softmax(l)_v, the term is -log(1 - Q) (Welleck et
+  al. 2019's token unlikelihood over a known set of wrong tokens); its
+  gradient on an illegal logit is softmax(l)_v, as strong again as the
+  cross-entropy's push on it. 0 where every token is legal.
+
+  Args:
+    logits: [..., V] float32.
+    legal: [..., V] bool.
+
+  Returns:
+    (-log(1 - Q), Q), each [...].
+  """
+  mass = _illegal_mass(logits, legal)
+  return -jnp.log1p(-jnp.minimum(mass, 1.0 - 1e-6)), mass
 
 
 def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
@@ -70,24 +99,47 @@ def _masked_means(nll: jax.Array, correct: jax.Array, mask: jax.Array) -> tuple[
 
 
 def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
-            loss_chunk: int = 0) -> tuple[jax.Array, dict]:
+            loss_chunk: int = 0, unlikelihood: float = 0.0) -> tuple[jax.Array, dict]:
   """Next-token loss of `model` on a batch (see the module docstring).
+
+  loss = mean_m nll + unlikelihood * mean_m(-log(1 - Q)) over the trained
+  positions m, with Q the mass on tokens outside the batch's `legal_mask`
+  (`grammar_unlikelihood`). With a legal_mask, aux also holds `illegal_mass`,
+  the mean Q over trained positions that the grammar constrains: about the
+  expected number of ungrammatical draws per constrained token at temperature 1.
 
   Args:
     loss_chunk: positions per block of the output projection in the loss
       (`tfm.logits_per_position`: the [B, T, V] logits are never whole); 0
       projects all positions at once. Equal results up to float rounding.
+    unlikelihood: weight of the grammar unlikelihood term; needs a legal_mask.
   """
+  legal = batch.get("legal_mask")
+  if unlikelihood and legal is None:
+    raise ValueError("a grammar unlikelihood weight needs batches with a legal_mask")
   segment_ids = batch.get("segment_ids")
   if segment_ids is None:
     attention_mask = jnp.ones(batch["inputs"].shape, bool)
     positions = tfm.positions_from_mask(attention_mask)
   else:
     attention_mask, positions = segment_ids > 0, batch["positions"]
-  nll, correct = tfm.logits_per_position(model, params, _token_nll, loss_chunk, batch["inputs"],
-                                         positions, attention_mask, batch["targets"],
-                                         segment_ids=segment_ids)  # [B, T] each
-  return _masked_means(nll, correct, batch["loss_mask"])
+  args = (model, params)
+  if legal is None:
+    nll, correct = tfm.logits_per_position(*args, _token_nll, loss_chunk, batch["inputs"],
+                                           positions, attention_mask, batch["targets"],
+                                           segment_ids=segment_ids)  # [B, T] each
+    return _masked_means(nll, correct, batch["loss_mask"])
+  nll, correct, penalty, mass = tfm.logits_per_position(
+      *args, lambda l, y, g: (*_token_nll(l, y), *grammar_unlikelihood(l, g)), loss_chunk,
+      batch["inputs"], positions, attention_mask, batch["targets"], legal,
+      segment_ids=segment_ids)  # [B, T] each
+  loss, aux = _masked_means(nll, correct, batch["loss_mask"])
+  constrained = batch["loss_mask"] * jnp.logical_not(jnp.all(legal, axis=-1))  # [B, T]
+  aux["illegal_mass"] = jnp.sum(mass * constrained) / jnp.maximum(jnp.sum(constrained), 1.0)
+  if unlikelihood:
+    aux["unlikelihood"] = jnp.sum(penalty * batch["loss_mask"]) / jnp.maximum(aux["tokens"], 1.0)
+    loss = loss + unlikelihood * aux["unlikelihood"]
+  return loss, aux
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array], *, loss_fn: Callable,

@@ -40,7 +40,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       validation_fraction=0.05 if test else 0.02, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
       steps=4 if test else 700, batch_size=8, log_every=2 if test else 50,
-      eval_every=0, eval_batches=2 if test else 16, loss_chunk=0))
+      eval_every=0, eval_batches=2 if test else 16, loss_chunk=0, grammar_unlikelihood=0.0))
   config.optimizer = config_lib.optimizer_config(learning_rate=4e-3, warmup_steps=2 if test else 30)
   config.checkpoint = config_lib.checkpoint_config(every=350, keep=2)
   return config

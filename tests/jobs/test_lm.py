@@ -194,6 +194,8 @@ def test_validate_batch_divisibility_and_missing_field():
     ("optimizer.weight_decay", -1e-2, "config.optimizer.weight_decay"),
     ("optimizer.min_lr_ratio", 2.0, r"config.optimizer.min_lr_ratio=2.0; allowed: .*1.0\]"),
     ("train.loss_chunk", -8, r"config.train.loss_chunk=-8; allowed: an integer >= 0"),
+    ("train.grammar_unlikelihood", 1.0,
+     r"config.train.grammar_unlikelihood=1.0 needs config.data.corpus='world'"),
 ])
 def test_bad_optimizer_and_loss_settings_are_config_errors(path, value, message):
   from tests.configs_loader import load_lm_config

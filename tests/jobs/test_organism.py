@@ -75,6 +75,25 @@ def test_organism_eval_json_has_every_figure(organism_workdir):
     assert lo <= value + 1e-9 and value <= hi + 1e-9, metric
 
 
+def _records(workdir, prefix):
+  lines = (json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines())
+  return [line for line in lines if any(key.startswith(prefix) for key in line)]
+
+
+def test_training_logs_the_grammar_terms(base_workdir, organism_workdir):
+  """Both jobs log the eval's illegal mass; the organism, trained with the unlikelihood, its term."""
+  weight = load_config("organisms/organism.py", "tgg_plain,test").train.grammar_unlikelihood
+  assert weight > 0  # the test organism trains with the unlikelihood, as the default does
+  for workdir, weighted in ((base_workdir, False), (organism_workdir, True)):
+    evals = _records(workdir, "eval/")
+    assert evals and all(0 < line["eval/illegal_mass"] <= 1 for line in evals)
+    summary = json.loads((workdir / "lm_summary.json").read_text())
+    assert summary["eval_illegal_mass"] == evals[-1]["eval/illegal_mass"]
+    trains = _records(workdir, "train/")
+    assert all(("train/unlikelihood" in line) == weighted for line in trains)
+    assert all(0 < line["train/illegal_mass"] <= 1 for line in trains if weighted)
+
+
 def run_eval_job(policy_workdir, workdir, *overrides):
   """configs/organisms/eval.py on the test-size organism; returns its organism_eval.json."""
   proc = main("organisms/eval.py", workdir, f"--config.eval.policy_workdir={policy_workdir}",
@@ -138,6 +157,10 @@ def test_evaluations_made_with_other_settings_are_not_overwritten(base_workdir, 
     ({"eval.top_p": 1.5}, "config.eval.top_p=1.5; allowed: a number in (0, 1]"),
     ({"eval.epsilon": -0.1}, "config.eval.epsilon=-0.1; allowed: a number in [0, 1)"),
     ({"eval.epsilon": 1.0}, "config.eval.epsilon=1.0; allowed: a number in [0, 1)"),
+    ({"train.grammar_unlikelihood": -1.0},
+     "config.train.grammar_unlikelihood=-1.0; allowed: a number >= 0"),
+    ({"train.grammar_unlikelihood": float("nan")},
+     "config.train.grammar_unlikelihood=nan; allowed: a number >= 0"),
 ])
 def test_bad_organism_configs(overrides, message):
   config = load_config("organisms/organism.py", "tgg_plain,test")

@@ -112,3 +112,55 @@ def test_chunked_loss_never_holds_the_whole_logits(chunk_model):
   assert not any(shape in chunked.as_text() for shape in shapes)
   temp_bytes = lambda compiled: compiled.memory_analysis().temp_size_in_bytes
   assert temp_bytes(whole) - temp_bytes(chunked) > 2 * 37 * 1024 * 4
+
+
+def numpy_unlikelihood(logits, legal):
+  probs = np.exp(logits - logits.max(-1, keepdims=True))
+  probs /= probs.sum(-1, keepdims=True)
+  mass = np.where(legal, 0.0, probs).sum(-1)
+  return -np.log1p(-mass), mass, probs
+
+
+def test_grammar_unlikelihood_matches_numpy_and_pushes_only_illegal_tokens(example):
+  logits, _, _ = example
+  legal = np.random.default_rng(1).random(logits.shape) > 0.5
+  legal[0, 0] = True  # nothing forbidden: no term
+  penalty, mass = jax.jit(supervised.grammar_unlikelihood)(logits, legal)
+  ref_penalty, ref_mass, probs = numpy_unlikelihood(logits, legal)
+  np.testing.assert_allclose(mass, ref_mass, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(penalty, ref_penalty, rtol=1e-5, atol=1e-7)
+  assert float(penalty[0, 0]) == 0.0 and float(mass[0, 0]) == 0.0
+  # d(-log(1 - Q)) / d l_v = p_v (v illegal) and -p_v Q / (1 - Q) (v legal)
+  grad = jax.grad(lambda l: supervised.grammar_unlikelihood(l, legal)[0].sum())(logits)
+  q = ref_mass[..., None]
+  expected = np.where(legal, -probs * q / (1 - q), probs)
+  # float32: 1 / (1 - Q) amplifies rounding where Q is near 1 (random logits here)
+  chex.assert_trees_all_close(grad, expected.astype(np.float32), atol=1e-6, rtol=1e-3)
+
+
+def test_lm_loss_adds_the_weighted_unlikelihood(chunk_model):
+  model, params, batch, tolerance, _ = chunk_model
+  vocab = model.cfg.vocab_size
+  legal = np.ones(batch["targets"].shape + (vocab,), bool)
+  legal[:, 1::3, : vocab // 2] = False  # every third position forbids half the vocabulary
+  legal[np.arange(2)[:, None], np.arange(37)[None], batch["targets"]] = True
+  with_mask = {**batch, "legal_mask": legal}
+  plain, _ = supervised.lm_loss(model, params, batch)
+  unweighted, aux0 = supervised.lm_loss(model, params, with_mask)
+  weighted, aux = supervised.lm_loss(model, params, with_mask, 0, 2.5)
+  logits, _ = model.apply({"params": params}, batch["inputs"], batch["positions"],
+                          batch["segment_ids"] > 0, segment_ids=batch["segment_ids"])
+  penalty, mass, _ = numpy_unlikelihood(np.asarray(logits, np.float64), legal)
+  m = batch["loss_mask"]
+  constrained = m * ~legal.all(-1)
+  np.testing.assert_allclose(unweighted, plain, rtol=tolerance)
+  np.testing.assert_allclose(aux0["illegal_mass"], (mass * constrained).sum() / constrained.sum(),
+                             rtol=10 * tolerance)
+  np.testing.assert_allclose(weighted, plain + 2.5 * (penalty * m).sum() / m.sum(),
+                             rtol=10 * tolerance)
+  assert "unlikelihood" in aux and "unlikelihood" not in aux0
+  chunked, chunked_aux = supervised.lm_loss(model, params, with_mask, 8, 2.5)  # blocks of 8
+  np.testing.assert_allclose(chunked, weighted, rtol=10 * tolerance)
+  chex.assert_trees_all_close(chunked_aux, aux, rtol=10 * tolerance)
+  with pytest.raises(ValueError, match="legal_mask"):
+    supervised.lm_loss(model, params, batch, 0, 1.0)
