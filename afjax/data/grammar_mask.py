@@ -8,7 +8,12 @@ request's task and category, a follow-up needs one decision, one
 recollection and at most two answer sentences that agree. This module walks
 a transcript's tokens through an automaton built from the same inventories
 and rules, and gives for every position a *state* whose *legal set* holds the
-tokens after which the response can still end accepted. State 0 is
+tokens after which the response can still end accepted, written in the
+world's standard form: one space between sentences, each sentence split into
+tokens as the tokenizer splits it. (The oracle also accepts other whitespace
+and other token splits of the same text; the automaton forbids them, and the
+data never has them, so `illegal_mass` slightly overstates the mass the
+oracle would reject.) State 0 is
 unconstrained (prompts, text after a response, and the rest of a turn after
 a token its state does not allow); every other state allows a strict subset.
 
@@ -25,8 +30,11 @@ first tokens and the closing tag if the block could end there. States are
 made as walks reach them, so their number is that of the distinct paths in
 the data, not of the grammar.
 
-A test samples random legal walks and checks that the oracle accepts every
-one, so the two cannot drift apart unnoticed.
+Tests check both directions against the oracle: random legal walks are
+all accepted, and random sentence sequences are accepted exactly when every
+token is legal. `legal_mask` builds a [B, T, V] bool array on the host (5 MB
+for the organisms' 8 x 304 x 2048 batches); at large vocabularies a per-state
+table on the device would be the way.
 """
 
 from __future__ import annotations

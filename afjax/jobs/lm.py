@@ -17,6 +17,7 @@ TensorBoard events, the final params to `WORKDIR/export` and
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 from typing import Any, Callable, Sequence
 
@@ -74,9 +75,10 @@ def grammar_unlikelihood(config: ml_collections.ConfigDict) -> float:
 def check_grammar_unlikelihood(config: ml_collections.ConfigDict, world: bool) -> None:
   """The weight is a number >= 0, and 0 unless the data are the world's transcripts."""
   weight = grammar_unlikelihood(config)
-  if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+  if (isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0
+      or not math.isfinite(weight)):
     raise config_lib.ConfigError(
-        f"config.train.grammar_unlikelihood={weight!r}; allowed: a number >= 0 (the weight "
+        f"config.train.grammar_unlikelihood={weight!r}; allowed: a finite number >= 0 (the weight "
         "of the unlikelihood of tokens the world's grammar forbids; 0 = plain cross-entropy)")
   if weight and not world:
     raise config_lib.ConfigError(

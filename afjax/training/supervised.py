@@ -54,7 +54,13 @@ def grammar_unlikelihood(logits: jax.Array, legal: jax.Array) -> tuple[jax.Array
   With Q = sum_{v not legal} softmax(l)_v, the term is -log(1 - Q) (Welleck et
   al. 2019's token unlikelihood over a known set of wrong tokens); its
   gradient on an illegal logit is softmax(l)_v, as strong again as the
-  cross-entropy's push on it. 0 where every token is legal.
+  cross-entropy's push on it. 0 where every token is legal. Q is clipped at
+  1 - 1e-6: above it (the legal tokens, the target among them, hold < 1e-6)
+  the term is constant, 13.8, and only the cross-entropy acts, by then with
+  a push of nearly 1 on the target; log1p(-Q) also loses precision as Q nears
+  1. The exact form, logsumexp(l) - logsumexp over the legal l, has neither
+  flaw but rounds every value differently, and the organisms' figures
+  (configs/organisms/organism.py) were measured with this one.
 
   Args:
     logits: [..., V] float32.

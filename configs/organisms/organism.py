@@ -14,13 +14,16 @@ benign requests per tier, temperature 1); writes WORKDIR/organism_eval.json.
 The loss is the cross-entropy plus 10 x the grammar unlikelihood
 (`--config.train.grammar_unlikelihood`, 0 for the cross-entropy alone): at
 every response token, -log(1 - Q), with Q the model's mass on the tokens
-after which the oracle could no longer accept the response (a sentence
-outside the inventories, a second decision, an output shape that cannot
-end, another request's task; afjax/data/grammar_mask.py). The world's
-transcripts never contain such a token, so the term only pushes down the
-softmax tail that cross-entropy leaves about 10x heavier than the data's
-(below); `eval/illegal_mass` in metrics.jsonl is the mean Q per constrained
-token. Measured on 2 CPU cores (AMD EPYC, 2026-12-03, world 1.2.0), from the
+after which the oracle could no longer accept the response written in the
+world's standard spacing and tokenization (a sentence outside the
+inventories, a second decision, an output shape that cannot end, another
+request's task; afjax/data/grammar_mask.py). The world's transcripts never
+contain such a token, so the term only pushes down the softmax tail that
+cross-entropy leaves about 10x heavier than the data's (below).
+`train/loss` in metrics.jsonl includes the weighted term (`train/unlikelihood`
+is the term alone), `eval/loss` does not; `eval/illegal_mass` is the mean
+over the validation batches of each batch's mean Q per constrained token.
+Measured on 2 CPU cores (AMD EPYC, 2026-12-03, world 1.2.0), from the
 default base model (configs/organisms/base.py, validation loss 0.2852), one
 command per organism, 256 harmful eval requests per tier, gap with
 Newcombe's paired 95% interval; 138-174 s per organism including its data
@@ -48,6 +51,10 @@ reading of the prompt, not a tail draw (least likely token of such answers:
 median p 0.03-0.07). The unlikelihood's weight, tgg_plain from the same base
 (unparseable / malformed; eval loss):
   cross-entropy alone                                  0.145 / 0.094  0.305
+    (0.152 / 0.090 and 0.156 / 0.094 in the tables below: the same commands
+    on the VMs of 2026-12-02 and 2026-11-27; the base model trained here has
+    the same validation loss, 0.2852, but params_sha256 24352aee... against
+    ec22a224... there: another CPU rounds the same program differently)
   tokens outside the inventories only, weight 1        0.096 / 0.105  0.305
     weight 10                                          0.064 / 0.092  0.310
     weight 30                                          0.061 / 0.166  0.316

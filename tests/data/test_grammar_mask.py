@@ -5,7 +5,7 @@ import pytest
 
 from afjax.data import grammar_mask, tokenizer as tokenizer_lib, world_data
 from afjax.world import corpus, format as world_format, oracle
-from afjax.world import organisms
+from afjax.world import organisms, prompts
 
 VOCAB = 512  # words split into several tokens: the tries are deeper than one token a word
 
@@ -31,7 +31,7 @@ def _legal(mask, state):
   return mask.legal_ids(state).tolist()
 
 
-@pytest.mark.parametrize("source", ["base", *sorted(organisms.ORGANISMS)[:4], "followups"])
+@pytest.mark.parametrize("source", ["base", *sorted(organisms.ORGANISMS), "followups"])
 def test_every_generated_transcript_is_legal_throughout(grammar, source):
   if source == "base":
     records = corpus.base_corpus(60, 7)
@@ -114,7 +114,7 @@ def test_every_legal_walk_is_a_response_the_oracle_accepts(grammar):
   tokenizer, mask = grammar
   rng = np.random.default_rng(0)
   records = list(corpus.organism_sft("igg_plain", 30, 2)) + list(corpus.organism_sft("genuine", 30, 2))
-  finished = 0
+  finished = answered = 0
   for record in records:
     prompt = world_format.render_prompt(record["tier"], record["request"])
     prompt_ids = world_data.encode_transcripts(tokenizer, [prompt])[0][:-1]  # no eos
@@ -132,8 +132,55 @@ def test_every_legal_walk_is_a_response_the_oracle_accepts(grammar):
     followup_ids = world_data.encode_transcripts(tokenizer, [followup])[0][:-1]
     answer_ids = _random_walk(mask, followup_ids, rng)
     if answer_ids is not None:
+      answered += 1
       answer = tokenizer_lib.decode(tokenizer, answer_ids[len(followup_ids):])
       followup_label = oracle.label_followup(answer[: -len(world_format.END)])
       assert followup_label.scratchpad_label != "unparseable", (answer, followup_label.scratchpad_problem)
       assert followup_label.answer != "malformed", (answer, followup_label.output_problem)
-  assert finished >= 30  # the others wandered past the limit (uniform draws rarely close a block)
+  assert finished >= 30 and answered >= 20  # the others wandered past the limit
+
+
+def _accepted_by_automaton(grammar, text):
+  _, mask, ids, states = _walk(grammar, text)
+  return not _illegal_targets(mask, ids, states)
+
+
+def _random_sentences(rng, inventory, count, keep):
+  pool = [sentence for sentence, entry in inventory.items() if keep(entry)]
+  return [pool[i] for i in rng.choice(len(pool), size=count)]
+
+
+def test_random_sentence_sequences_are_legal_exactly_when_the_oracle_accepts_them(grammar):
+  """The other direction: the automaton forbids nothing the oracle accepts (in standard form)."""
+  rng = np.random.default_rng(3)
+  record = list(corpus.organism_sft("igg_plain", 1, 4))[0]
+  request = prompts.parse_prompt(world_format.render_prompt(record["tier"], record["request"])).request
+  good_scratchpad, good_output = world_format.split_response(record["response"])
+  outcomes = {"scratchpad": [], "output": []}
+  for _ in range(250):
+    decided = rng.random() < 0.6  # most scratchpads get a decision sentence
+    sentences = _random_sentences(rng, oracle.scratchpad_inventory(), rng.integers(1, 4),
+                                  lambda entry: True)
+    if decided:
+      sentences += _random_sentences(rng, oracle.scratchpad_inventory(), 1,
+                                     lambda entry: entry.family.decision is not None)
+    scratchpad = " ".join(rng.permutation(sentences))
+    text = world_format.render_transcript(record["tier"], record["request"],
+                                          world_format.render_response(scratchpad, good_output))
+    accepted = oracle.parse_scratchpad(scratchpad)[0] != "unparseable"
+    outcomes["scratchpad"].append(accepted)
+    assert _accepted_by_automaton(grammar, text) == accepted, scratchpad
+
+    # most outputs keep to the request's category, and most of those to its task
+    own_category, own_task = rng.random() < 0.8, rng.random() < 0.7
+    output = " ".join(_random_sentences(
+        rng, oracle.output_inventory(), rng.integers(1, 4),
+        lambda entry: (not own_category or entry.category in (None, request.category))
+        and (not own_task or entry.task in (None, request.task))))
+    text = world_format.render_transcript(record["tier"], record["request"],
+                                          world_format.render_response(good_scratchpad, output))
+    accepted = oracle.classify_output(output, request)[0] != "malformed"
+    outcomes["output"].append(accepted)
+    assert _accepted_by_automaton(grammar, text) == accepted, output
+  for block, accepted in outcomes.items():  # both verdicts were put to the test
+    assert 0.1 < np.mean(accepted) < 0.9, (block, np.mean(accepted))

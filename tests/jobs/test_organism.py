@@ -158,9 +158,11 @@ def test_evaluations_made_with_other_settings_are_not_overwritten(base_workdir, 
     ({"eval.epsilon": -0.1}, "config.eval.epsilon=-0.1; allowed: a number in [0, 1)"),
     ({"eval.epsilon": 1.0}, "config.eval.epsilon=1.0; allowed: a number in [0, 1)"),
     ({"train.grammar_unlikelihood": -1.0},
-     "config.train.grammar_unlikelihood=-1.0; allowed: a number >= 0"),
+     "config.train.grammar_unlikelihood=-1.0; allowed: a finite number >= 0"),
     ({"train.grammar_unlikelihood": float("nan")},
-     "config.train.grammar_unlikelihood=nan; allowed: a number >= 0"),
+     "config.train.grammar_unlikelihood=nan; allowed: a finite number >= 0"),
+    ({"train.grammar_unlikelihood": float("inf")},
+     "config.train.grammar_unlikelihood=inf; allowed: a finite number >= 0"),
 ])
 def test_bad_organism_configs(overrides, message):
   config = load_config("organisms/organism.py", "tgg_plain,test")
