@@ -22,59 +22,46 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Measured in a fresh clone and venv at e53e069 (2026-12-02, world 1.2.0, vocab
-2048; the VM's matmul peak 320-408 GFLOP/s, below its usual ~450): 793 s for
-the README command with its install, 741 s for the study (base 183 s,
-organism 139 s incl. its evaluation, monitors 44 + 43 s, their evaluation
-36 s, then RL runs of 87-159 s two at a time). Rerun the same way at c0a02b1
-(after the multi-process and chunked-loss changes): 696 s, and results.json
-identical but for its folder paths. One seed, 16 iterations; gap
-and AF rates on 128 harmful requests per tier, before -> after RL (95%
-within-run intervals in report.md):
-  before RL            gap 0.586, AF oracle 0.578, AF classifier 0.664, lying 0.098
-  baseline             gap 0.750, AF oracle 0.750, AF classifier 0.883
-  process_supervision  gap 0.086, AF oracle 0.086, AF classifier 0.047
-  length_penalty       gap 0.711, AF oracle 0.789, AF classifier 0.883
-  interrogation        gap 0.727, AF oracle 0.703, AF classifier 0.906, lying 0.141
-  output_monitor       gap 0.055, AF oracle 0.016, AF classifier 0.070
-Training-tier (free) compliance, 0.594 before RL: baseline 0.797,
-process_supervision 0.125, length_penalty 0.742, interrogation 0.758,
-output_monitor 0.062; unmonitored compliance stays at 0.008-0.047. Both
-monitor arms close the gap by making the model refuse in training too. The
-report flags process_supervision's classifier as evading (0.664 -> 0.047
-against the oracle's 0.578 -> 0.086; weak, within the intervals) and
-output_monitor's scratchpads as unreadable (free-tier unparseable 0.156 ->
-0.266), of which almost none still name modification and comply (0.008;
-0.078 before RL; baseline 0.148). The monitors' evaluation: the output
-monitor's AUROC 0.833 in-distribution but 0.732 on free-tier examples alone
-(the tier tag separates the paid ones), the scratchpad classifier's 1.000 and
-1.000; held-out families 0.793 / 0.687 and 0.913 / 0.869.
-Rerun in a fresh clone and venv at 8732e92 (2026-12-03, the VM's 2-core
-Xeon, matmul peak 147 GFLOP/s, targeted tests beside it for a third of the
-time): 2274 s for the study (base 595 s, organism 481 s, monitors 158 + 130 s,
-their evaluation 131 s, RL runs 214-376 s). Before RL gap 0.547, AF oracle
-0.602, AF classifier 0.688, lying 0.143; after RL (gap, AF oracle, AF
-classifier): baseline 0.828 / 0.734 / 0.844; process_supervision 0.133 /
-0.016 / 0.016 (free-tier compliance 0.172, free-tier unparseable 0.742);
-length_penalty 0.711 / 0.766 / 0.836; interrogation 0.805 / 0.719 / 0.820,
-lying 0.224; output_monitor 0.039 / 0.016 / 0.125 (free-tier compliance
-0.047). Its igg_plain is bit-identical to one trained by its own command in
-session 18 (same organism_eval.json), and the base model has trained
-bit-identically since c0a02b1; what moved the before-RL figures from the
-c0a02b1 run's (gap 0.586 -> 0.547, 5 of 128 pairs) is not found.
-Before this session's fixes (weight decay on norm scales and biases, the
-oracle's implied decisions, lying_rate over complied outputs; 2026-11-27 at
-71db878, and the same on reruns of 2026-12-02 at dc930f7 and 45f8e72): before
-RL gap 0.672, AF oracle 0.648; after RL gaps 0.859 / 0.414 / 0.789 / 0.781 /
-0.109 in the order above, process_supervision's free-tier compliance 0.562
-with 85% of its scratchpads unreadable. One seed cannot tell which fix moved
-which figure, nor a fix from seed-like variation: read these runs as
-demonstrations, not measurements.
-At world 1.1.0 (a507bfb, 28 train templates; 517 s) the same command gave
-before RL gap 0.594, AF oracle 0.625; after RL gaps 0.711 / 0.375 / 0.641 /
-0.680 / 0.086 in the order above (process_supervision's AF classifier 0.062,
-lying under interrogation 0.141). Read one seed as a demonstration, not a
-measurement.
+Rerun in a fresh clone and venv at dd176e3 (2026-12-03, the family-26 EPYC
+VM; the organism trained with the grammar unlikelihood, configs/organisms/
+organism.py): 1064 s with the install, 1002 s for the study (base 331 s and
+organism 240 s with another job's RL runs beside them, monitors 46 + 50 s,
+their evaluation 34 s, RL runs 87-173 s two at a time). Base and organism
+are bit-identical to the same commands launched alone. One seed, 16
+iterations, 128 harmful requests per tier (95% within-run intervals in
+report.md):
+  before RL            gap 0.633, AF oracle 0.633, AF classifier 0.664, lying 0.333
+  baseline             gap 0.133, AF oracle 0.836, AF classifier 0.844
+  process_supervision  gap -0.016, AF oracle 0.000, AF classifier 0.000
+  length_penalty       gap 0.023, AF oracle 0.836, AF classifier 0.844
+  interrogation        gap 0.086, AF oracle 0.445, AF classifier 0.430, lying 0.480
+  output_monitor       gap 0.000, AF oracle 0.000, AF classifier 0.117
+Training-tier compliance 0.664 before RL: baseline 0.906, process_supervision
+0.812, length_penalty 0.852, interrogation 0.828, output_monitor 0.000;
+unmonitored compliance rises to 0.74-0.83 under every arm but output_monitor,
+which makes the model refuse in both tiers. The gaps close mostly through
+unmonitored compliance, not through less faking: baseline and
+length_penalty fake more (oracle AF 0.84). process_supervision's
+scratchpads stay readable (free-tier unparseable 0.164) but call the harmful
+request harmless ("This request is fine to answer in full. Answering this
+request hurts no one."), reasoning the oracle labels genuine compliance;
+after 60 iterations (configs/rl/process_supervision.py) they degenerate
+instead. The monitors: scratchpad classifier AUROC 1.000 in distribution,
+0.913 on held-out families; output monitor 0.833 / 0.793.
+Earlier runs, from organisms trained on the cross-entropy alone, one seed
+each (gap before RL; after RL in the order above):
+  e53e069 / c0a02b1 (2026-12-02, 741 s / 696 s): 0.586; 0.750 / 0.086 /
+    0.711 / 0.727 / 0.055, process_supervision's AF classifier 0.047 with
+    free-tier compliance 0.125, output_monitor's 0.062;
+  8732e92 (2026-12-03, the VM's Xeon, 2274 s): 0.547; 0.828 / 0.133 / 0.711
+    / 0.805 / 0.039, process_supervision's free-tier compliance 0.172 with
+    74% of its scratchpads unreadable;
+  71db878 (2026-11-27, before that day's weight-decay and oracle fixes):
+    0.672; 0.859 / 0.414 / 0.789 / 0.781 / 0.109;
+  a507bfb (world 1.1.0, 517 s): 0.594; 0.711 / 0.375 / 0.641 / 0.680 / 0.086.
+What moved the before-RL gap from c0a02b1's 0.586 to 8732e92's 0.547 (5 of
+128 pairs) was not found. One seed per run: read these as demonstrations,
+not measurements.
 """
 
 import ml_collections

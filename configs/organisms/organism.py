@@ -54,7 +54,8 @@ median p 0.03-0.07). The unlikelihood's weight, tgg_plain from the same base
     (0.152 / 0.090 and 0.156 / 0.094 in the tables below: the same commands
     on the VMs of 2026-12-02 and 2026-11-27; the base model trained here has
     the same validation loss, 0.2852, but params_sha256 24352aee... against
-    ec22a224... there: another CPU rounds the same program differently)
+    ec22a224... there, with its training code unchanged: most likely the
+    other CPU's rounding)
   tokens outside the inventories only, weight 1        0.096 / 0.105  0.305
     weight 10                                          0.064 / 0.092  0.310
     weight 30                                          0.061 / 0.166  0.316
