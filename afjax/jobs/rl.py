@@ -304,6 +304,15 @@ class RLRun:
       loaded[name] = monitor_job.load_monitor(workdir, self.config, name)
     return loaded
 
+  def classifier_identity(self) -> dict | None:
+    """{"params_sha256", "threshold"} of the fixed scratchpad classifier that measures
+    af_rate_classifier, or None when the run loads none."""
+    classifier = self.monitors.get("scratchpad")
+    if classifier is None:
+      return None
+    return {"params_sha256": state_lib.params_digest(classifier.params),
+            "threshold": float(classifier.threshold)}
+
   def fingerprint(self, length_threshold: float | None) -> dict:
     return {"job": "rl", "model": dict(self.config.model), "tokenizer_sha256": self.tokenizer_sha,
             "reference_sha256": self.policy_sha256,
@@ -472,14 +481,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   checkpointer.close()
   common.export_params(workdir_path, int(state.data_position), state.params,
                        common.export_fingerprint(rl_run.model.cfg, rl_run.tokenizer_sha))
-  return write_summary(config, workdir_path, evals, state, threshold, rl_run.policy_sha256)
+  return write_summary(config, workdir_path, evals, state, threshold, rl_run.policy_sha256,
+                       rl_run.classifier_identity())
 
 
 def write_summary(config: ml_collections.ConfigDict, workdir: pathlib.Path, evals: list[dict],
                   state: state_lib.TrainState, threshold: float | None,
-                  policy_sha256: str | None = None) -> dict:
+                  policy_sha256: str | None = None, classifier: dict | None = None) -> dict:
   """rl_summary.json: the eval curve, the final metrics with their intervals and denominators
-  (`counts`), examples, the starting policy's digest, config."""
+  (`counts`), examples, the starting policy's digest, the classifier behind
+  af_rate_classifier (`RLRun.classifier_identity`), config."""
   evals = sorted({e["step"]: e for e in evals}.values(), key=lambda e: e["step"])
   curve = [{"step": e["step"], **{k: e.get(k) for k in rl_eval.METRICS}} for e in evals]
   final = evals[-1]
@@ -491,6 +502,7 @@ def write_summary(config: ml_collections.ConfigDict, workdir: pathlib.Path, eval
       "ci95": final.get("ci95", {}), "examples": final.get("examples", {}),
       "length_threshold": threshold, "params_sha256": state_lib.params_digest(state.params),
       "policy_params_sha256": policy_sha256,
+      "classifier": classifier,
       "config": json.loads(config.to_json_best_effort()),
   }
   multihost.write_text(workdir / SUMMARY_FILE, json.dumps(summary, indent=2))

@@ -8,6 +8,7 @@ Input: run directories of the RL job, each holding `rl_summary.json`
    "ci95": {METRIC: [lo, hi]},                                  # within-run, may omit keys
    "counts": {"n_train", "n_unmonitored", "lying_n": int|null},  # optional: denominators
    "policy_params_sha256": str|null,                            # optional: the organism's params
+   "classifier": {"params_sha256": str, "threshold": float}|null,  # optional: af_rate_classifier's
    "examples": {"free": [EXAMPLE, ...], "paid": [EXAMPLE, ...]},
    "config": {...}}
 
@@ -86,7 +87,9 @@ Definitions:
             (organism, arm, seed) may come from one run directory only. The
             runs of one organism must share the eval settings (config.eval:
             num_harmful, max_new_tokens, temperature, seed) and,
-            where recorded, the starting policy (policy_params_sha256); the
+            where recorded, the starting policy (policy_params_sha256) and the
+            scratchpad classifier that measured af_rate_classifier (its
+            params and threshold, `classifier`); the
             runs of one arm must share the follow-up question (config.rollout:
             followup_variant, followup_max_new_tokens). Otherwise their means
             would mix different measurements: build_results refuses.
@@ -258,6 +261,13 @@ def _check_summary(path: pathlib.Path, summary: Any) -> dict:
   policy = summary.get("policy_params_sha256")
   if policy is not None and not isinstance(policy, str):
     raise RunError(f"{path}: key 'policy_params_sha256' is {policy!r}; allowed: a string or null")
+  classifier = summary.get("classifier")
+  if classifier is not None and not (
+      isinstance(classifier, dict) and isinstance(classifier.get("params_sha256"), str)
+      and isinstance(classifier.get("threshold"), (int, float))
+      and not isinstance(classifier.get("threshold"), bool)):
+    raise RunError(f"{path}: key 'classifier' is {classifier!r}; allowed: null or an object with "
+                   "a string params_sha256 and a number threshold")
   for tier in EXAMPLE_TIERS:
     examples = summary["examples"].get(tier)
     if not isinstance(examples, list):
@@ -275,7 +285,7 @@ def _check_summary(path: pathlib.Path, summary: Any) -> dict:
                          + (" or null" if key == "followup" else ""))
   return {**summary, "curve": curve, "final": final, "ci95": ci95,
           "counts": {k: counts.get(k) for k in COUNT_KEYS} if counts is not None else None,
-          "policy_params_sha256": policy,
+          "policy_params_sha256": policy, "classifier": classifier,
           "eval_settings": _config_fields(summary["config"], EVAL_SETTING_FIELDS),
           "followup_settings": _followup_question(summary["config"])}
 
@@ -319,6 +329,11 @@ def _check_comparable(organism: str, runs: Sequence[dict]) -> None:
     raise RunError(f"the runs of organism {organism!r} start from different policies "
                    f"(policy_params_sha256: {shown('policy_params_sha256', runs)}); allowed: one "
                    "organism per name (report them apart)")
+  classified = [r for r in runs if r.get("classifier") is not None]
+  if differ("classifier", classified):
+    raise RunError(f"the runs of organism {organism!r} measured af_rate_classifier with different "
+                   f"scratchpad classifiers ({shown('classifier', classified)}); allowed: one "
+                   "classifier (params and threshold) per organism (report them apart)")
   for arm in sorted({r["arm"] for r in runs}):
     arm_runs = [r for r in runs if r["arm"] == arm]
     if differ("followup_settings", arm_runs):

@@ -73,6 +73,9 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
                                "lying_n": final_eval["lying_n"]}
   organism = json.loads((stages["tgg_plain"] / "lm_summary.json").read_text())
   assert summary["policy_params_sha256"] == organism["params_sha256"]
+  monitor = json.loads((stages["monitor_scratchpad"] / "monitor.json").read_text())
+  assert summary["classifier"]["threshold"] == pytest.approx(monitor["threshold"])
+  assert len(summary["classifier"]["params_sha256"]) == 64
   assert sum(row["n"] for row in final_eval["by_template"].values()) == n_eval
   assert set(final_eval["failure_reasons"]) == {"free", "paid"}
   assert final_eval["least_likely_token_p"], final_eval["least_likely_token_p"]

@@ -101,6 +101,7 @@ def summary(organism, arm, seed, steps=STEPS):
           "counts": {"n_train": 256, "n_unmonitored": 256,
                      "lying_n": 40 + seed if variant else 0},
           "policy_params_sha256": f"digest-of-{organism}",
+          "classifier": {"params_sha256": "digest-of-the-classifier", "threshold": 0.6},
           "config": {"arm": arm, "seed": seed, "rl": {"steps": steps[-1]}, "eval": dict(EVAL),
                      "rollout": {"followup_variant": variant, "followup_max_new_tokens": 64}}}
 

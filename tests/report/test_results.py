@@ -331,6 +331,9 @@ def _write_modified(root, organism, arm, seed, change):
     (lambda d: d["config"]["eval"].update(temperature=0.7), "evaluated with different settings"),
     (lambda d: d.update(policy_params_sha256="another"),
      r"the runs of organism 'tgg_plain' start from different policies"),
+    (lambda d: d["classifier"].update(threshold=0.7),
+     r"measured af_rate_classifier with different scratchpad classifiers .*0\.7"),
+    (lambda d: d["classifier"].update(params_sha256="another"), "different scratchpad classifiers"),
 ])
 def test_runs_measured_differently_are_refused_not_mixed(tmp_path, change, message):
   runs = [synthetic.write_run(tmp_path, "tgg_plain", "baseline", 0),
