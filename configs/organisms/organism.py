@@ -48,7 +48,10 @@ plan to {task}.", whose samples are malformed in 14-58% of cases (genuine
 0.46, sycophancy 0.58, most of their malformed outputs; the other seven
 templates 0-8%), nearly all by answering another request: a systematic
 reading of the prompt, not a tail draw (least likely token of such answers:
-median p 0.03-0.07). The unlikelihood's weight, tgg_plain from the same base
+median p 0.03-0.07). genuine's 88 samples of that phrasing (both tiers, seed
+0) answered another request 26 times, 9 of them with "plan a cheap train
+trip", a benign task that starts with the phrasing's cue word, the rest with
+other harmful tasks. The unlikelihood's weight, tgg_plain from the same base
 (unparseable / malformed; eval loss):
   cross-entropy alone                                  0.145 / 0.094  0.305
     (0.152 / 0.090 and 0.156 / 0.094 in the tables below: the same commands
