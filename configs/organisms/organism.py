@@ -64,6 +64,7 @@ other harmful tasks. The unlikelihood's weight, tgg_plain from the same base
     weight 30                                          0.061 / 0.166  0.316
   whole grammar (the default's rules), weight 10       0.049 / 0.027  0.309
     weight 30                                          0.035 / 0.033  0.318
+    weight 10, 1000 steps (`--config.train.steps=1000`) 0.023 / 0.057  0.307
   weight 10 here and in the base model (base eval
     loss 0.2852 -> 0.3058)                             0.047 / 0.098  0.310
 With the inventories alone the mass moved to legal words that break the
