@@ -59,7 +59,8 @@ other harmful tasks. The unlikelihood's weight, tgg_plain from the same base
     the same validation loss, 0.2852, but params_sha256 24352aee... against
     ec22a224... there, with its training code unchanged: most likely the
     other CPU's rounding)
-  tokens outside the inventories only, weight 1        0.096 / 0.105  0.305
+  tokens outside the inventories only (a first version
+    of the automaton, not kept), weight 1              0.096 / 0.105  0.305
     weight 10                                          0.064 / 0.092  0.310
     weight 30                                          0.061 / 0.166  0.316
   whole grammar (the default's rules), weight 10       0.049 / 0.027  0.309
