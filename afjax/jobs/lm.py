@@ -86,20 +86,23 @@ def check_grammar_unlikelihood(config: ml_collections.ConfigDict, world: bool) -
         "(only the world's transcripts have a grammar); allowed here: 0")
 
 
-def world_batches(arrays: dict[str, np.ndarray], grammar: grammar_mask.GrammarMask,
-                  config: ml_collections.ConfigDict) -> tuple[Callable, list, Any, Any]:
-  """Train batches, validation batches and their keys for packed world transcripts.
+def world_batches(config: ml_collections.ConfigDict, tokenizer: Any, builder: Any,
+                  loss_on: str) -> tuple[Callable, list, Any, Any]:
+  """Train batches, validation batches and their keys for a world transcript dataset.
 
-  Validation batches always carry the grammar's legal_mask, so that the eval
-  logs `illegal_mass`; train batches carry it only with a grammar
-  unlikelihood weight (without one the train step is the plain one).
-
-  Args:
-    arrays: {"train": ..., "validation": ...} packed with `grammar`.
+  Each split is packed (world_data.pack_transcripts, the loss on `loss_on`)
+  with the grammar's states. Validation batches always carry the grammar's
+  legal_mask, so that the eval logs `illegal_mass`; train batches carry it
+  only with a grammar unlikelihood weight (without one the train step is the
+  plain one).
 
   Returns:
     (get_batch, eval_batches, train batch keys, eval batch keys).
   """
+  grammar = grammar_mask.GrammarMask(tokenizer, config.model.vocab_size)
+  arrays = {split: world_data.pack_transcripts(
+      tokenizer, builders.read_documents(builder, split), config.data.seq_len, loss_on,
+      grammar=grammar) for split in ("train", "validation")}
   keys = dict.fromkeys(supervised.PACKED_BATCH_KEYS, 2)
   with_mask = {**keys, "legal_mask": 3}
   packed = packing.PackedBatches(arrays["train"], config.train.batch_size, config.seed).get_batch
@@ -170,11 +173,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     tokenizer = common.prepare_tokenizer(
         tokenizer_path, lambda: builders.read_documents(builder, "train"), config.model.vocab_size,
         world_data.SPECIAL_TOKENS)
-    grammar = grammar_mask.GrammarMask(tokenizer, config.model.vocab_size)
-    arrays = {split: world_data.pack_transcripts(
-        tokenizer, builders.read_documents(builder, split), seq_len, "all", grammar=grammar)
-              for split in ("train", "validation")}
-    get_batch, eval_batches, batch_keys, eval_keys = world_batches(arrays, grammar, config)
+    get_batch, eval_batches, batch_keys, eval_keys = world_batches(config, tokenizer, builder,
+                                                                   "all")
   else:
     builder = builders.build_lm_corpus_dataset(
         str(data_dir), config.data.num_documents, seed=config.data.seed,

@@ -14,7 +14,7 @@ import pathlib
 import ml_collections
 
 from afjax import config as config_lib
-from afjax.data import builders, grammar_mask, tokenizer as tokenizer_lib, world_data
+from afjax.data import tokenizer as tokenizer_lib, world_data
 from afjax.jobs import common, lm, organism_eval
 from afjax.world import organisms
 
@@ -59,11 +59,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   builder = world_data.organism_dataset(
       data_dir, config.organism.name, config.data.num_documents, config.data.seed,
       config.organism.af_rate, config.data.validation_fraction)
-  grammar = grammar_mask.GrammarMask(tokenizer, config.model.vocab_size)
-  arrays = {split: world_data.pack_transcripts(
-      tokenizer, builders.read_documents(builder, split), config.data.seq_len,
-      config.organism.loss_on, grammar=grammar) for split in ("train", "validation")}
-  get_batch, eval_batches, batch_keys, eval_keys = lm.world_batches(arrays, grammar, config)
+  get_batch, eval_batches, batch_keys, eval_keys = lm.world_batches(config, tokenizer, builder,
+                                                                    config.organism.loss_on)
   fingerprint = {"job": config.job, "model": dict(config.model), "tokenizer_sha256": tokenizer_sha,
                  "dataset": f"{builder.builder_config.name}/{builder.version}",
                  "loss_on": config.organism.loss_on, "seq_len": config.data.seq_len,

@@ -264,8 +264,7 @@ def _check_summary(path: pathlib.Path, summary: Any) -> dict:
   classifier = summary.get("classifier")
   if classifier is not None and not (
       isinstance(classifier, dict) and isinstance(classifier.get("params_sha256"), str)
-      and isinstance(classifier.get("threshold"), (int, float))
-      and not isinstance(classifier.get("threshold"), bool)):
+      and _is_number(classifier.get("threshold"))):
     raise RunError(f"{path}: key 'classifier' is {classifier!r}; allowed: null or an object with "
                    "a string params_sha256 and a number threshold")
   for tier in EXAMPLE_TIERS:

@@ -129,14 +129,13 @@ def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
     positions = tfm.positions_from_mask(attention_mask)
   else:
     attention_mask, positions = segment_ids > 0, batch["positions"]
-  args = (model, params)
   if legal is None:
-    nll, correct = tfm.logits_per_position(*args, _token_nll, loss_chunk, batch["inputs"],
+    nll, correct = tfm.logits_per_position(model, params, _token_nll, loss_chunk, batch["inputs"],
                                            positions, attention_mask, batch["targets"],
                                            segment_ids=segment_ids)  # [B, T] each
     return _masked_means(nll, correct, batch["loss_mask"])
   nll, correct, penalty, mass = tfm.logits_per_position(
-      *args, lambda l, y, g: (*_token_nll(l, y), *grammar_unlikelihood(l, g)), loss_chunk,
+      model, params, lambda l, y, g: (*_token_nll(l, y), *grammar_unlikelihood(l, g)), loss_chunk,
       batch["inputs"], positions, attention_mask, batch["targets"], legal,
       segment_ids=segment_ids)  # [B, T] each
   loss, aux = _masked_means(nll, correct, batch["loss_mask"])
