@@ -200,6 +200,29 @@ def test_swiglu_activation_matches_numpy_in_value_and_gradient():
   chex.assert_trees_all_close((d_gate, d_up), autodiff, atol=1e-6)
 
 
+def test_softmax_values_matches_numpy_and_the_softmax_form_in_gradient():
+  rng = np.random.default_rng(0)
+  b, k, g, t, s, e = 2, 2, 3, 4, 5, 6
+  scores = (rng.normal(size=(b, k, g, t, s)) * 4).astype(np.float32)
+  scores[0, 1, 2, 3] = np.finfo(np.float32).min  # a query with every key masked
+  scores[1, 0, 0, 1, 2:] = np.finfo(np.float32).min
+  values = rng.normal(size=(b, s, k, e)).astype(np.float32)
+  z = scores - scores.max(-1, keepdims=True)
+  probs = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+  expected = np.einsum("bkgts,bske->btkge", probs, values)
+  out = tfm._softmax_values(jnp.asarray(scores), jnp.asarray(values))
+  np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(out[0, 3, 1, 2], values[0, :, 1].mean(0), rtol=1e-5)  # uniform
+
+  weight = rng.normal(size=expected.shape).astype(np.float32)
+  softmax_form = lambda z, v: jnp.einsum("bkgts,bske->btkge", jax.nn.softmax(z, axis=-1), v)
+  grads = jax.grad(lambda z, v: jnp.sum(weight * tfm._softmax_values(z, v)), (0, 1))(
+      scores, values)
+  reference = jax.grad(lambda z, v: jnp.sum(weight * softmax_form(z, v)), (0, 1))(scores, values)
+  chex.assert_trees_all_close(grads, reference, atol=1e-5)
+  assert np.all(np.isfinite(grads[0]))
+
+
 def test_swiglu_mlp_matches_numpy_in_value_and_autodiff_in_gradient():
   rng = np.random.default_rng(1)
   x = rng.normal(size=(2, 3, 4)).astype(np.float32)  # [B, T, D]
