@@ -301,7 +301,7 @@ def _softmax_values(scores: jax.Array, values: jax.Array) -> jax.Array:
   l_t = sum_s exp(z_ts - m_t). Dividing the [T, E] product instead of the
   [T, S] weights, and differentiating that, leaves one elementwise pass
   over [T, S] fewer each way: the LM step of the "tiny" preset at
-  [8, 304] ran 1.2-1.5x faster on CPU (BENCHMARKS.md).
+  [8, 304] is about 1.1x faster on CPU (BENCHMARKS.md, Speed changes).
 
   Args:
     scores: [B, K, G, T, S] float32 attention logits (masked ones at the

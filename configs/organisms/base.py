@@ -10,7 +10,12 @@ packed best-fit into rows of 304 tokens (0.90 of the tokens real). A
 (~1.7M tokens; per token, 8-row steps cost the same CPU time as 16 or 32-row
 ones and give 4x the updates of 300 x 32). Organisms are fine-tuned from
 WORKDIR/export (configs/organisms/organism.py).
-Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 6e9aad3): 131 s for
+Measured on 2 CPU cores (AMD EPYC family 26, world 1.2.0, 2026-12-03, at
+bbe4b20, nothing else running): 169.6 s for the stage, and base + tgg_plain
+291.5 s from the two commands' launch to their end; validation loss 0.2854
+(params_sha256 3a33998f..., the same in two runs). Before bbe4b20's
+attention change, on the same VM: 183 s, loss 0.2852, base + organism about
+5.5 minutes. On the AMD VM of 2026-11-27 (at 6e9aad3): 131 s for
 the stage on the idle machine, and base + one organism (tgg_plain, 100 s with
 its evaluation) 234 s from the two commands' launch to their end; validation
 loss 0.285 nats/token on all validation rows (world 1.1.0: 132-141 s, 0.283;
