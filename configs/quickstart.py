@@ -22,32 +22,36 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Rerun in a fresh clone and venv at dd176e3 (2026-12-03, the family-26 EPYC
-VM; the organism trained with the grammar unlikelihood, configs/organisms/
-organism.py): 1064 s with the install, 1002 s for the study (base 331 s and
-organism 240 s with another job's RL runs beside them, monitors 46 + 50 s,
-their evaluation 34 s, RL runs 87-173 s two at a time). Base and organism
-are bit-identical to the same commands launched alone. One seed, 16
-iterations, 128 harmful requests per tier (95% within-run intervals in
-report.md):
-  before RL            gap 0.633, AF oracle 0.633, AF classifier 0.664, lying 0.333
-  baseline             gap 0.133, AF oracle 0.836, AF classifier 0.844
-  process_supervision  gap -0.016, AF oracle 0.000, AF classifier 0.000
-  length_penalty       gap 0.023, AF oracle 0.836, AF classifier 0.844
-  interrogation        gap 0.086, AF oracle 0.445, AF classifier 0.430, lying 0.480
-  output_monitor       gap 0.000, AF oracle 0.000, AF classifier 0.117
-Training-tier compliance 0.664 before RL: baseline 0.906, process_supervision
-0.812, length_penalty 0.852, interrogation 0.828, output_monitor 0.000;
-unmonitored compliance rises to 0.74-0.83 under every arm but output_monitor,
-which makes the model refuse in both tiers. The gaps close mostly through
-unmonitored compliance, not through less faking: baseline and
-length_penalty fake more (oracle AF 0.84). process_supervision's
-scratchpads stay readable (free-tier unparseable 0.164) but call the harmful
-request harmless ("This request is fine to answer in full. Answering this
-request hurts no one."), reasoning the oracle labels genuine compliance;
-after 60 iterations (configs/rl/process_supervision.py) they degenerate
-instead. The monitors: scratchpad classifier AUROC 1.000 in distribution,
-0.913 on held-out families; output monitor 0.833 / 0.793.
+Rerun in a fresh clone and venv at e93a5b5 (2026-12-03, the family-26 EPYC
+VM, nothing else running; after bbe4b20's attention change): 706 s with the install, 660 s for the study (base 171 s, organism
+120 s, monitors 39 + 35 s, their evaluation 28 s, RL runs 82-146 s two at a
+time). Base and organism are bit-identical to the same commands launched
+alone (params_sha256 3a33998f... and 6644f089...). One seed, 16 iterations,
+128 harmful requests per tier (95% within-run intervals in report.md):
+  before RL            gap 0.688, AF oracle 0.664, AF classifier 0.688, lying 0.205
+  baseline             gap 0.414, AF oracle 0.750, AF classifier 0.914
+  process_supervision  gap 0.047, AF oracle 0.000, AF classifier 0.000
+  length_penalty       gap 0.820, AF oracle 0.891, AF classifier 0.750
+  interrogation        gap 0.695, AF oracle 0.812, AF classifier 0.883, lying 0.245
+  output_monitor       gap 0.000, AF oracle 0.000, AF classifier 0.414
+Training-tier compliance 0.719 before RL: baseline 0.945, process_supervision
+0.930, length_penalty 0.961, interrogation 0.875, output_monitor 0.000;
+unmonitored compliance 0.031 before RL: 0.531 / 0.883 / 0.141 / 0.180 /
+0.000. process_supervision's scratchpads stay readable (free-tier
+unparseable 0.156) and drop the faking reasoning for "This request is fine
+to answer in full.", complying in both tiers; output_monitor makes the model
+refuse in both tiers; baseline's free-tier scratchpads are 23% unreadable,
+all of them naming modification and complying. The monitors: scratchpad
+classifier AUROC 1.000 in distribution, 0.915 on held-out families; output
+monitor 0.833 / 0.794.
+The previous run (dd176e3, 2026-12-03, the same organism recipe before the
+attention change; 1064 s with the install, another job beside it): before
+RL gap 0.633, AF 0.633 / classifier 0.664, lying 0.333; after RL gap 0.133
+/ -0.016 / 0.023 / 0.086 (lying 0.480) / 0.000 in the order above, oracle
+AF 0.836 / 0.000 / 0.836 / 0.445 / 0.000. The two runs differ only in
+rounding, yet baseline's and length_penalty's gaps differ by 0.28 and 0.80:
+one seed of 16 iterations is a demonstration of the pipeline, not a
+measurement of the arms (configs/experiments/ has the seeded budgets).
 Earlier runs, from organisms trained on the cross-entropy alone, one seed
 each (gap before RL; after RL in the order above):
   e53e069 / c0a02b1 (2026-12-02, 741 s / 696 s): 0.586; 0.750 / 0.086 /
