@@ -191,6 +191,8 @@ def decode_step(cfg: tfm.TransformerConfig, params: Any, layers: Sequence[Any],
     out[b, k, g]       = sum_s softmax_s(scores)[b, k, g, s] cache_v[b, k, s]
 
   are batched matmuls over (B, K) that read the cache in its memory order.
+  (The full forward normalises after the value product instead,
+  `tfm._softmax_values`: equal up to float rounding.)
 
   Args:
     cfg: the model config.

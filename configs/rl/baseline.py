@@ -12,8 +12,8 @@ no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
 
 Measured on 2 CPU cores (AMD EPYC, 2026-12-03, at 4d89d06) from the organisms
-of configs/organisms/organism.py's first table (trained with the grammar
-unlikelihood, the default since 3108dd9) on this session's default base, their
+of configs/organisms/organism.py's table from before bbe4b20 (trained with the
+grammar unlikelihood, the default since 3108dd9) on that day's default base, their
 monitors (configs/monitors/*.py on that base), seeds 0 / 1 / 2, 256 held-out
 harmful requests per tier, one run at a time beside other jobs (183-320 s a
 run); t 95% intervals across the seeds:
