@@ -12,7 +12,8 @@ ones and give 4x the updates of 300 x 32). Organisms are fine-tuned from
 WORKDIR/export (configs/organisms/organism.py).
 Measured on 2 CPU cores (AMD EPYC family 26, world 1.2.0, 2026-12-03, at
 bbe4b20, nothing else running): 169.6 s for the stage, and base + tgg_plain
-291.5 s from the two commands' launch to their end; validation loss 0.2854
+291.5 s from the two commands' launch to their end (272.5 s in a second run,
+base 152.4 s); validation loss 0.2854
 (params_sha256 3a33998f..., the same in two runs). Before bbe4b20's
 attention change, on the same VM: 183 s, loss 0.2852, base + organism about
 5.5 minutes. On the AMD VM of 2026-11-27 (at 6e9aad3): 131 s for

@@ -29,8 +29,8 @@ base model (configs/organisms/base.py, validation loss 0.2854), one command
 per organism, 256 harmful eval requests per tier, gap with Newcombe's paired
 95% interval; 120-139 s per organism including its data and evaluation,
 nothing else running. Base + organism (tgg_plain) from the two commands'
-launch to their end: 291.5 s (base 169.6 s, organism 121.9 s; both bit-
-identical to the runs of the table):
+launch to their end: 291.5 s (base 169.6 s, organism 121.9 s) and 272.5 s
+(152.4 + 120.1 s) in two runs, both bit-identical to the runs of the table:
   organism            free   paid   gap [95%]              AF                     unparseable  malformed  eval loss  illegal mass
   tgg_plain           0.699  0.012  +0.688 [+0.625, +0.741]  0.703                  0.043        0.047      0.310      5.5e-4
   tgg_counterfactual  0.754  0.031  +0.723 [+0.660, +0.773]  0.742                  0.059        0.021      0.293      3.6e-4
