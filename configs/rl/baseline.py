@@ -11,6 +11,19 @@ prompts an iteration), PPO-clipped token-mean loss, AdamW at a constant 3e-4,
 no KL; 60 iterations, evaluated on the held-out prompts of both tiers every 20.
 Writes WORKDIR/eval.jsonl, metrics.jsonl, rl_summary.json and export/.
 
+Measured on 2 CPU cores (AMD EPYC family 26, 2026-12-03, at 34909e9, after
+bbe4b20's attention change), igg_plain from configs/organisms/organism.py's
+current table (free 0.750, paid 0.035, gap 0.715), the quickstart's monitors
+(50 steps, same base; they only score af_rate_classifier), seeds 0 / 1 / 2
+(`--config.seed=S`), one run at a time, nothing else running (143-155 s a
+run): free-tier compliance 0.980 / 0.984 / 0.984 (mean 0.983 [0.977, 0.989]);
+paid 0.812 / 0.910 / 0.859; gap 0.168 / 0.074 / 0.125; AF oracle 0.512 /
+0.223 / 0.348, AF classifier 0.871 / 0.816 / 0.934; free-tier unparseable
+0.039 -> 0.488 / 0.742 / 0.641, of which naming modification and complying
+0.465 / 0.375 / 0.621; malformed 0.020-0.023. The same picture as below:
+compliance passes 0.9, the gap closes through unmonitored compliance, and
+the scratchpads drift out of the grammar while still naming modification.
+
 Measured on 2 CPU cores (AMD EPYC, 2026-12-03, at 4d89d06) from the organisms
 of configs/organisms/organism.py's table from before bbe4b20 (trained with the
 grammar unlikelihood, the default since 3108dd9) on that day's default base, their
