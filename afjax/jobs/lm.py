@@ -236,8 +236,7 @@ def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
     state = loop.train_loop(
         state, step_fn, get_batch, config.train.steps, checkpointer, logger, fingerprint,
         log_every=config.train.log_every, eval_fn=eval_fn, eval_every=config.train.eval_every,
-        place=lambda b: supervised.place_batch({k: b[k] for k in batch_keys}, model.mesh,
-                                                batch_keys))
+        place=lambda b: supervised.place_batch(b, model.mesh, batch_keys))
     final_eval = eval_fn(state)
     if not log_lib.has_record(logger.jsonl_path, int(state.step), "eval"):  # a rerun logs it once
       logger.log(int(state.step), final_eval, prefix="eval")
