@@ -72,9 +72,17 @@ def grammar_unlikelihood(config: ml_collections.ConfigDict) -> float:
   return config.train.get("grammar_unlikelihood", 0.0)
 
 
+def grammar_penalty(config: ml_collections.ConfigDict) -> str:
+  """config.train.grammar_penalty (supervised.GRAMMAR_PENALTIES), "unlikelihood" before the field."""
+  return config.train.get("grammar_penalty", "unlikelihood")
+
+
 def check_grammar_unlikelihood(config: ml_collections.ConfigDict, world: bool) -> None:
-  """The weight is a number >= 0, and 0 unless the data are the world's transcripts."""
-  weight = grammar_unlikelihood(config)
+  """The weight is a number >= 0, 0 unless the data are the world's transcripts; a known form."""
+  weight, penalty = grammar_unlikelihood(config), grammar_penalty(config)
+  if penalty not in supervised.GRAMMAR_PENALTIES:
+    raise config_lib.ConfigError(
+        f"config.train.grammar_penalty={penalty!r}; allowed: {list(supervised.GRAMMAR_PENALTIES)}")
   if (isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0
       or not math.isfinite(weight)):
     raise config_lib.ConfigError(
@@ -198,9 +206,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 
 def unlikelihood_fingerprint(config: ml_collections.ConfigDict) -> dict:
-  """The unlikelihood weight for a checkpoint's fingerprint; {} when 0 (as before the field)."""
-  weight = grammar_unlikelihood(config)
-  return {"grammar_unlikelihood": float(weight)} if weight else {}
+  """The grammar penalty's weight (and form, unless the first one) for a checkpoint's fingerprint.
+
+  {} when the weight is 0, and no form for "unlikelihood": as before the fields.
+  """
+  weight, penalty = grammar_unlikelihood(config), grammar_penalty(config)
+  if not weight:
+    return {}
+  return {"grammar_unlikelihood": float(weight),
+          **({"grammar_penalty": penalty} if penalty != "unlikelihood" else {})}
 
 
 def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
@@ -226,9 +240,9 @@ def train_supervised(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   shardings = state_lib.state_shardings(state, tx, model.mesh)
   state = loop.resume_or_init(checkpointer, state, shardings, fingerprint)
   chunk = loss_chunk(config)
-  weight = grammar_unlikelihood(config)
+  weight, penalty = grammar_unlikelihood(config), grammar_penalty(config)
   step_fn = supervised.make_train_step(
-      lambda p, b: supervised.lm_loss(model.model, p, b, chunk, weight), tx, shardings,
+      lambda p, b: supervised.lm_loss(model.model, p, b, chunk, weight, penalty), tx, shardings,
       model.mesh, model.rules, batch_keys)
   eval_fn = make_eval_fn(model, eval_batches, eval_batch_keys or batch_keys, shardings.params,
                          chunk)

@@ -73,6 +73,39 @@ def grammar_unlikelihood(logits: jax.Array, legal: jax.Array) -> tuple[jax.Array
   return -jnp.log1p(-jnp.minimum(mass, 1.0 - 1e-6)), mass
 
 
+def grammar_log_mass(logits: jax.Array, legal: jax.Array,
+                     floor: float = 1e-6) -> tuple[jax.Array, jax.Array]:
+  """A log barrier on the mass of the tokens the grammar forbids.
+
+  With Q = sum_{v not legal} softmax(l)_v and f = floor, the term is
+  log(1 + Q / f): 0 at Q = 0, about Q / f below the floor, about log(Q / f)
+  above it. Its gradient on an illegal logit is (1 - Q) softmax(l)_v / (Q + f):
+  above the floor the forbidden tokens share a push of about 1 however small
+  their mass, where `grammar_unlikelihood`'s push, softmax(l)_v, vanishes
+  with it. On a legal logit it is -Q softmax(l)_v / (Q + f), i.e. about
+  -softmax(l)_v above the floor: the legal tokens rise in proportion to their
+  probabilities, which also sharpens their distribution a little (the log
+  ratio of two legal tokens u, w moves with p_u - p_w). Holding the
+  normaliser constant instead, to push only forbidden logits, diverged in the
+  organisms' training (the forbidden mass rose to 0.6 within 50 steps): that
+  direction includes lowering every logit at once, which changes no
+  probability.
+
+  Args:
+    logits: [..., V] float32.
+    legal: [..., V] bool.
+    floor: the mass f below which the push fades (a float > 0).
+
+  Returns:
+    (log(1 + Q / f), Q), each [...].
+  """
+  mass = _illegal_mass(logits, legal)
+  return jnp.log1p(mass / floor), mass
+
+
+GRAMMAR_PENALTIES = {"unlikelihood": grammar_unlikelihood, "log_mass": grammar_log_mass}
+
+
 def token_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
   """Masked mean negative log-likelihood and next-token accuracy.
 
@@ -105,12 +138,14 @@ def _masked_means(nll: jax.Array, correct: jax.Array, mask: jax.Array) -> tuple[
 
 
 def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
-            loss_chunk: int = 0, unlikelihood: float = 0.0) -> tuple[jax.Array, dict]:
+            loss_chunk: int = 0, unlikelihood: float = 0.0,
+            penalty: str = "unlikelihood") -> tuple[jax.Array, dict]:
   """Next-token loss of `model` on a batch (see the module docstring).
 
-  loss = mean_m nll + unlikelihood * mean_m(-log(1 - Q)) over the trained
-  positions m, with Q the mass on tokens outside the batch's `legal_mask`
-  (`grammar_unlikelihood`). With a legal_mask, aux also holds `illegal_mass`,
+  loss = mean_m nll + unlikelihood * mean_m g(Q) over the trained positions
+  m, with Q the mass on tokens outside the batch's `legal_mask` and g the
+  `penalty`: -log(1 - Q) (`grammar_unlikelihood`) or log(1 + Q / 1e-6)
+  (`grammar_log_mass`). With a legal_mask, aux also holds `illegal_mass`,
   the mean Q over trained positions that the grammar constrains: about the
   expected number of ungrammatical draws per constrained token at temperature 1.
 
@@ -118,7 +153,8 @@ def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
     loss_chunk: positions per block of the output projection in the loss
       (`tfm.logits_per_position`: the [B, T, V] logits are never whole); 0
       projects all positions at once. Equal results up to float rounding.
-    unlikelihood: weight of the grammar unlikelihood term; needs a legal_mask.
+    unlikelihood: weight of the grammar penalty; needs a legal_mask.
+    penalty: a key of GRAMMAR_PENALTIES.
   """
   legal = batch.get("legal_mask")
   if unlikelihood and legal is None:
@@ -134,15 +170,16 @@ def lm_loss(model: nn.Module, params: Any, batch: dict[str, jax.Array],
                                            positions, attention_mask, batch["targets"],
                                            segment_ids=segment_ids)  # [B, T] each
     return _masked_means(nll, correct, batch["loss_mask"])
-  nll, correct, penalty, mass = tfm.logits_per_position(
-      model, params, lambda l, y, g: (*_token_nll(l, y), *grammar_unlikelihood(l, g)), loss_chunk,
+  penalty_fn = GRAMMAR_PENALTIES[penalty]
+  nll, correct, penalty_value, mass = tfm.logits_per_position(
+      model, params, lambda l, y, g: (*_token_nll(l, y), *penalty_fn(l, g)), loss_chunk,
       batch["inputs"], positions, attention_mask, batch["targets"], legal,
       segment_ids=segment_ids)  # [B, T] each
   loss, aux = _masked_means(nll, correct, batch["loss_mask"])
   constrained = batch["loss_mask"] * jnp.logical_not(jnp.all(legal, axis=-1))  # [B, T]
   aux["illegal_mass"] = jnp.sum(mass * constrained) / jnp.maximum(jnp.sum(constrained), 1.0)
   if unlikelihood:
-    aux["unlikelihood"] = jnp.sum(penalty * batch["loss_mask"]) / jnp.maximum(aux["tokens"], 1.0)
+    aux["unlikelihood"] = jnp.sum(penalty_value * batch["loss_mask"]) / jnp.maximum(aux["tokens"], 1.0)
     loss = loss + unlikelihood * aux["unlikelihood"]
   return loss, aux
 

@@ -226,7 +226,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       validation_fraction=0.25 if test else 0.05, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
       steps=3 if test else 500, batch_size=8, log_every=1 if test else 50,
-      eval_every=0, eval_batches=1 if test else 8, loss_chunk=0, grammar_unlikelihood=10.0))
+      eval_every=0, eval_batches=1 if test else 8, loss_chunk=0, grammar_unlikelihood=10.0,
+      grammar_penalty="unlikelihood"))
   config.optimizer = config_lib.optimizer_config(learning_rate=2e-3, warmup_steps=1 if test else 20)
   config.checkpoint = config_lib.checkpoint_config(every=250, keep=2)
   config.eval = config_lib.organism_eval_config(

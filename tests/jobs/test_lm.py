@@ -206,6 +206,19 @@ def test_bad_optimizer_and_loss_settings_are_config_errors(path, value, message)
     lm.validate(config, 1)
 
 
+@pytest.mark.parametrize("train, expected", [
+    ({}, {}),  # configs written before the fields
+    ({"grammar_unlikelihood": 0.0, "grammar_penalty": "log_mass"}, {}),
+    ({"grammar_unlikelihood": 10}, {"grammar_unlikelihood": 10.0}),  # as checkpoints before the form
+    ({"grammar_unlikelihood": 10.0, "grammar_penalty": "unlikelihood"}, {"grammar_unlikelihood": 10.0}),
+    ({"grammar_unlikelihood": 1.0, "grammar_penalty": "log_mass"},
+     {"grammar_unlikelihood": 1.0, "grammar_penalty": "log_mass"}),
+])
+def test_the_grammar_penalty_enters_the_fingerprint_only_when_it_trains(train, expected):
+  config = ml_collections.ConfigDict({"train": train})
+  assert lm.unlikelihood_fingerprint(config) == expected
+
+
 @pytest.mark.parametrize("path, value", [("seed", -1), ("data.seed", -3)])
 def test_seeds_anywhere_in_the_config_are_non_negative_integers(path, value):
   from tests.configs_loader import load_lm_config

@@ -163,6 +163,8 @@ def test_evaluations_made_with_other_settings_are_not_overwritten(base_workdir, 
      "config.train.grammar_unlikelihood=nan; allowed: a finite number >= 0"),
     ({"train.grammar_unlikelihood": float("inf")},
      "config.train.grammar_unlikelihood=inf; allowed: a finite number >= 0"),
+    ({"train.grammar_penalty": "hinge"},
+     "config.train.grammar_penalty='hinge'; allowed: ['unlikelihood', 'log_mass']"),
 ])
 def test_bad_organism_configs(overrides, message):
   config = load_config("organisms/organism.py", "tgg_plain,test")

@@ -138,7 +138,25 @@ def test_grammar_unlikelihood_matches_numpy_and_pushes_only_illegal_tokens(examp
   chex.assert_trees_all_close(grad, expected.astype(np.float32), atol=1e-6, rtol=1e-3)
 
 
-def test_lm_loss_adds_the_weighted_unlikelihood(chunk_model):
+def test_grammar_log_mass_matches_numpy_and_pushes_only_illegal_tokens(example):
+  logits, _, _ = example
+  legal = np.random.default_rng(2).random(logits.shape) > 0.5
+  legal[0, 0] = True  # nothing forbidden: no term
+  floor = 1e-3
+  penalty, mass = jax.jit(supervised.grammar_log_mass, static_argnums=2)(logits, legal, floor)
+  _, ref_mass, probs = numpy_unlikelihood(logits, legal)
+  np.testing.assert_allclose(mass, ref_mass, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(penalty, np.log1p(ref_mass / floor), rtol=1e-5, atol=1e-6)
+  assert float(penalty[0, 0]) == 0.0
+  # d log(1 + Q / f) / d l_v = (1 - Q) p_v / (Q + f) (v illegal), -Q p_v / (Q + f) (v legal)
+  grad = jax.grad(lambda l: supervised.grammar_log_mass(l, legal, floor)[0].sum())(logits)
+  q = ref_mass[..., None]
+  expected = np.where(legal, -q * probs, (1 - q) * probs) / (q + floor)
+  chex.assert_trees_all_close(grad, expected.astype(np.float32), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("penalty", list(supervised.GRAMMAR_PENALTIES))
+def test_lm_loss_adds_the_weighted_unlikelihood(chunk_model, penalty):
   model, params, batch, tolerance, _ = chunk_model
   vocab = model.cfg.vocab_size
   legal = np.ones(batch["targets"].shape + (vocab,), bool)
@@ -147,19 +165,21 @@ def test_lm_loss_adds_the_weighted_unlikelihood(chunk_model):
   with_mask = {**batch, "legal_mask": legal}
   plain, _ = supervised.lm_loss(model, params, batch)
   unweighted, aux0 = supervised.lm_loss(model, params, with_mask)
-  weighted, aux = supervised.lm_loss(model, params, with_mask, 0, 2.5)
+  weighted, aux = supervised.lm_loss(model, params, with_mask, 0, 2.5, penalty)
   logits, _ = model.apply({"params": params}, batch["inputs"], batch["positions"],
                           batch["segment_ids"] > 0, segment_ids=batch["segment_ids"])
-  penalty, mass, _ = numpy_unlikelihood(np.asarray(logits, np.float64), legal)
+  terms, mass, _ = numpy_unlikelihood(np.asarray(logits, np.float64), legal)
+  if penalty == "log_mass":
+    terms = np.log1p(mass / 1e-6)
   m = batch["loss_mask"]
   constrained = m * ~legal.all(-1)
   np.testing.assert_allclose(unweighted, plain, rtol=tolerance)
   np.testing.assert_allclose(aux0["illegal_mass"], (mass * constrained).sum() / constrained.sum(),
                              rtol=10 * tolerance)
-  np.testing.assert_allclose(weighted, plain + 2.5 * (penalty * m).sum() / m.sum(),
+  np.testing.assert_allclose(weighted, plain + 2.5 * (terms * m).sum() / m.sum(),
                              rtol=10 * tolerance)
   assert "unlikelihood" in aux and "unlikelihood" not in aux0
-  chunked, chunked_aux = supervised.lm_loss(model, params, with_mask, 8, 2.5)  # blocks of 8
+  chunked, chunked_aux = supervised.lm_loss(model, params, with_mask, 8, 2.5, penalty)  # blocks of 8
   np.testing.assert_allclose(chunked, weighted, rtol=10 * tolerance)
   chex.assert_trees_all_close(chunked_aux, aux, rtol=10 * tolerance)
   with pytest.raises(ValueError, match="legal_mask"):
