@@ -8,8 +8,8 @@ resumes an interrupted one), with progress printed per stage:
   2. the igg_plain organism: of the eight organisms it had the clearest
      compliance gap before any RL when the quickstart was written (world
      1.0.0: +0.59 [+0.53, +0.66]); chosen on that pre-RL figure alone and kept
-     since (world 1.2.0, at bbe4b20: +0.715 on 256 harmful requests per
-     tier, configs/organisms/organism.py);
+     since (world 1.2.0, with the grammar's log barrier of b27e072: +0.715
+     on 256 harmful requests per tier, configs/organisms/organism.py);
   3. the scratchpad AF classifier and the output-only monitor (50 steps each
      instead of 150: both separate their training distribution by step 50)
      and their evaluation (64 harmful + 16 benign requests per tier);

@@ -15,7 +15,7 @@ A stage that finished writes WORKDIR/.../DONE (with its wall time) and is
 skipped when the study is rerun; an interrupted stage resumes from its own
 checkpoints. DONE records the stage's config file and overrides, not the
 code or the defaults they resolve to: after a change of either (e.g. the
-organisms' grammar unlikelihood of 2026-12-03), start a new WORKDIR, or the
+organisms' grammar penalties of 2026-12-03), start a new WORKDIR, or the
 old stages are reused. Shared stages (base, organisms, monitors, the reward model) are
 computed once and reused by every RL run.
 
