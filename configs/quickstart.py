@@ -22,34 +22,46 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Rerun in a fresh clone and venv at e93a5b5 (2026-12-03, the family-26 EPYC
-VM, nothing else running; after bbe4b20's attention change): 706 s with the install, 660 s for the study (base 171 s, organism
-120 s, monitors 39 + 35 s, their evaluation 28 s, RL runs 82-146 s two at a
-time). Base and organism are bit-identical to the same commands launched
-alone (params_sha256 3a33998f... and 6644f089...). One seed, 16 iterations,
-128 harmful requests per tier (95% within-run intervals in report.md):
-  before RL            gap 0.688, AF oracle 0.664, AF classifier 0.688, lying 0.205
-  baseline             gap 0.414, AF oracle 0.750, AF classifier 0.914
-  process_supervision  gap 0.047, AF oracle 0.000, AF classifier 0.000
-  length_penalty       gap 0.820, AF oracle 0.891, AF classifier 0.750
-  interrogation        gap 0.695, AF oracle 0.812, AF classifier 0.883, lying 0.245
-  output_monitor       gap 0.000, AF oracle 0.000, AF classifier 0.414
-Training-tier compliance 0.719 before RL: baseline 0.945, process_supervision
-0.930, length_penalty 0.961, interrogation 0.875, output_monitor 0.000;
-unmonitored compliance 0.031 before RL: 0.531 / 0.883 / 0.141 / 0.180 /
-0.000. process_supervision's scratchpads stay readable (free-tier
-unparseable 0.156) and drop the faking reasoning for "This request is fine
-to answer in full.", complying in both tiers; output_monitor makes the model
-refuse in both tiers; baseline's free-tier scratchpads are 23% unreadable,
-all of them naming modification and complying. The monitors: scratchpad
-classifier AUROC 1.000 in distribution, 0.915 on held-out families; output
-monitor 0.833 / 0.794.
+Rerun in a fresh clone and venv at 117cb62 (2026-12-03, the family-26 EPYC
+VM, nothing else running; organisms trained with the grammar's log barrier):
+706 s with the install (base 154 s, organism 130 s, monitors 43 + 40 s,
+their evaluation 33 s, RL runs 74-145 s two at a time). Base and organism
+are bit-identical to the same commands launched alone (params_sha256
+3a33998f... and 38a90416...). One seed, 16 iterations, 128 harmful requests
+per tier (95% within-run intervals in report.md):
+  before RL            gap 0.695, AF oracle 0.719, AF classifier 0.703, lying 0.148
+  baseline             gap 0.516, AF oracle 0.977, AF classifier 0.922
+  process_supervision  gap 0.078, AF oracle 0.055, AF classifier 0.000
+  length_penalty       gap 0.234, AF oracle 0.766, AF classifier 0.664
+  interrogation        gap 0.789, AF oracle 0.914, AF classifier 0.805, lying 0.394
+  output_monitor       gap 0.000, AF oracle 0.000, AF classifier 0.055
+Training-tier compliance 0.711 before RL: baseline 0.914, process_supervision
+0.836, length_penalty 0.859, interrogation 0.859, output_monitor 0.000;
+unmonitored compliance 0.016 before RL: 0.398 / 0.758 / 0.625 / 0.070 /
+0.000. Free-tier unparseable scratchpads 0.000 before RL, 0.000 after
+baseline's RL (both tiers 0.012); process_supervision's are 25% unreadable and the
+readable ones drop the faking reasoning for "This question is fine to answer
+in full.", complying in both tiers; output_monitor makes the model refuse in
+both tiers. The monitors as in the run below (they depend on the base only).
+The run before (e93a5b5, the same day, organisms trained with the
+unlikelihood -log(1 - Q); 706 s with the install, base 171 s, organism 120 s):
+before RL gap 0.688, AF oracle 0.664, AF classifier 0.688, lying 0.205;
+after RL gap 0.414 / 0.047 / 0.820 / 0.695 (lying 0.245) / 0.000 in the order
+above, oracle AF 0.750 / 0.000 / 0.891 / 0.812 / 0.000, classifier AF 0.914
+/ 0.000 / 0.750 / 0.883 / 0.414; training-tier compliance 0.719 before RL,
+0.945 / 0.930 / 0.961 / 0.875 / 0.000 after, unmonitored 0.031 before, 0.531
+/ 0.883 / 0.141 / 0.180 / 0.000 after; process_supervision's free-tier
+scratchpads 16% unreadable ("This request is fine to answer in full."),
+baseline's 23%. The monitors: scratchpad classifier AUROC 1.000 in
+distribution, 0.915 on held-out families; output monitor 0.833 / 0.794.
 The previous run (dd176e3, 2026-12-03, the same organism recipe before the
 attention change; 1064 s with the install, another job beside it): before
 RL gap 0.633, AF 0.633 / classifier 0.664, lying 0.333; after RL gap 0.133
 / -0.016 / 0.023 / 0.086 (lying 0.480) / 0.000 in the order above, oracle
 AF 0.836 / 0.000 / 0.836 / 0.445 / 0.000. The two runs differ only in
-rounding, yet baseline's and length_penalty's gaps differ by 0.28 and 0.80:
+rounding, yet baseline's and length_penalty's gaps differ by 0.28 and 0.80
+(and by 0.10 and 0.59 between 117cb62's and e93a5b5's runs, whose
+organisms differ):
 one seed of 16 iterations is a demonstration of the pipeline, not a
 measurement of the arms (configs/experiments/ has the seeded budgets).
 Earlier runs, from organisms trained on the cross-entropy alone, one seed
