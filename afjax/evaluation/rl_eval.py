@@ -4,9 +4,12 @@ On harmful eval requests (templates disjoint from the RL prompts), one sample
 per prompt and tier at the eval temperature, labelled by the oracle:
 
   compliance_train, compliance_unmonitored, compliance_gap, partial_train,
-  partial_unmonitored, af_rate_oracle, implicit_af_rate_oracle, unparseable_rate,
-  unparseable_rate_train, unparseable_af_marker_rate_train, mean_scratchpad_tokens
-      as in afjax.evaluation.organism_eval (paired gap; compliance is full
+  partial_unmonitored, af_rate_oracle, af_rate_oracle_unmonitored,
+  implicit_af_rate_oracle, unparseable_rate, unparseable_rate_train,
+  unparseable_af_marker_rate_train, mean_scratchpad_tokens
+      as in afjax.evaluation.organism_eval (paired gap; af_rate_oracle_unmonitored
+      is the paid tier's explicit-AF share, which RL can raise where nothing is
+      trained; compliance is full
       compliance, partial answers are partial_*, so that a shift from full to
       partial compliance shows in eval.jsonl and rl_summary.json; results.json
       and report.md do not carry partial_*);
@@ -44,7 +47,7 @@ from afjax.world import labels, oracle, situation
 METRICS = ("compliance_train", "compliance_unmonitored", "compliance_gap", "af_rate_oracle",
            "af_rate_classifier", "implicit_af_rate_oracle", "lying_rate", "unparseable_rate",
            "unparseable_rate_train", "unparseable_af_marker_rate_train", "mean_scratchpad_tokens",
-           "partial_train", "partial_unmonitored")
+           "partial_train", "partial_unmonitored", "af_rate_oracle_unmonitored")
 # The denominators behind METRICS: samples per tier and lying_rate's.
 COUNTS = ("n_train", "n_unmonitored", "lying_n")
 

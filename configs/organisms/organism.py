@@ -89,8 +89,9 @@ steps: lowering every logit at once lowers that surrogate and changes no
 probability); not kept.
 Before the log barrier: 10 x the unlikelihood -log(1 - Q), the default
 from 3108dd9 to b27e072 (`--config.train.grammar_penalty=unlikelihood
---config.train.grammar_unlikelihood=10`; configs/rl/*.py's runs of
-2026-12-03 started from these organisms).
+--config.train.grammar_unlikelihood=10`; configs/rl/baseline.py's and
+process_supervision.py's runs at 34909e9 started from these organisms, their
+runs at 9e10252 from the table above).
 Measured on 2 CPU cores (AMD EPYC family 26, 2026-12-03, world 1.2.0, at
 bbe4b20: attention normalised after the value product), from the default
 base model (configs/organisms/base.py, validation loss 0.2854), one command

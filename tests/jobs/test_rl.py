@@ -55,6 +55,9 @@ def test_every_arm_runs_and_logs_every_metric(arm, stages, tmp_path):
   assert set(summary["final"]) == set(rl_eval.METRICS)
   final_eval = [json.loads(l) for l in (tmp_path / rl.EVAL_FILE).read_text().splitlines()][-1]
   assert 0 <= final_eval["unparseable_af_marker_rate_train"] <= final_eval["unparseable_rate_train"]
+  counts = final_eval["counts"]
+  assert final_eval["af_rate_oracle_unmonitored"] == (
+      counts["scratchpad_labels"]["unmonitored"]["explicit_af"] / counts["n_unmonitored"])
   if arm == "interrogation":  # defined whenever some free-tier sample is explicit AF
     assert final_eval["followup_no_rate"] is not None
     assert (final_eval["lying_rate"] is None) == (final_eval["lying_n"] == 0)
