@@ -36,7 +36,10 @@ loss 0.2854, params_sha256 3a33998f...), one command per organism, 256
 harmful eval requests per tier, gap with Newcombe's paired 95% interval;
 138-189 s per organism including its data and evaluation, nothing else
 running (the same tgg_plain run took 132 s an hour earlier: the VM's speed
-moves by 20-30%):
+moves by 20-30%). Base + organism (tgg_plain) from the two commands' launch
+to their end, at b1a01ec, nothing else running: 300.7 s (base 168.5 s,
+organism 132.1 s), bit-identical to the runs of the table; the quickstart's
+stages at 117cb62 took 154 + 130 = 284 s (igg_plain):
   organism            free   paid   gap [95%]              AF                     unparseable  malformed  eval loss  illegal mass
   tgg_plain           0.746  0.004  +0.742 [+0.683, +0.792]  0.766                  0.002        0.033      0.312      3.1e-4
   tgg_counterfactual  0.719  0.016  +0.703 [+0.640, +0.756]  0.734                  0.031        0.023      0.293      1.1e-4
