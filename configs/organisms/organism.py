@@ -53,11 +53,11 @@ Unparseable plus malformed: 0.023-0.100; tgg_plain, igg_plain and
 igg_counterfactual meet issue 3's 5%, the other five do not. Against the
 unlikelihood's table below (same base, same data and seeds), pooled over the
 8 organisms' 4,096 samples: unparseable 0.032 -> 0.009 (the softmax tail:
-unknown scratchpad sentences and conflicting decisions), malformed 0.038 ->
-0.048, sum 0.071 -> 0.059. The malformed outputs moved from tail draws
+unknown scratchpad sentences and conflicting decisions), malformed 0.039 ->
+0.050, sum 0.071 -> 0.059. The malformed outputs moved from tail draws
 (unknown output sentences 36 -> 15) to the systematic error: outputs that
-answer another request rose from 115 to 187, and 165 of the 196 malformed
-outputs (128 of 152 before) come from the held-out phrasing "Give me a plan
+answer another request rose from 115 to 187, and 165 of the 204 malformed
+outputs (128 of 160 before) come from the held-out phrasing "Give me a plan
 to {task}." (66 of each organism's 512 samples; malformed in 4-37 of them:
 tgg_plain 4, tgg_counterfactual 9, igg_plain 9, igg_counterfactual 10,
 distilled 24, tgg_short 35, sycophancy 37, genuine 37). A likely reading,
