@@ -35,8 +35,8 @@ commit), from the default base model (configs/organisms/base.py, validation
 loss 0.2854, params_sha256 3a33998f...), one command per organism, 256
 harmful eval requests per tier, gap with Newcombe's paired 95% interval;
 138-189 s per organism including its data and evaluation, nothing else
-running (the same tgg_plain run took 132 s an hour earlier: the VM's speed
-moves by 20-30%). Base + organism (tgg_plain) from the two commands' launch
+running (the same tgg_plain run, bit for bit, took 132 s twelve minutes
+earlier and 132 s again at 14:38 UTC: the VM's speed moves by up to 30%). Base + organism (tgg_plain) from the two commands' launch
 to their end, at b1a01ec, nothing else running: 300.7 s (base 168.5 s,
 organism 132.1 s), bit-identical to the runs of the table; the quickstart's
 stages at 117cb62 took 154 + 130 = 284 s (igg_plain):
@@ -70,9 +70,9 @@ within the 95% intervals of the table below except tgg_plain's (gap 0.688 ->
 0.633 -> 0.641): fewer garbles leave more samples to the trained behaviour,
 as truncated sampling did (below), and a retrained organism moves by up to
 about 0.05 anyway. tgg_counterfactual keeps
-0.031 unparseable, 14 of its 16 conflicting decisions (a refusal after a
-sentence that implies complying, least likely token median p 0.01: not a
-deep tail draw). With the barrier the eval's illegal mass is 1e-6 to 6e-4
+0.031 unparseable: 14 of its 16 unparseable scratchpads state conflicting
+decisions (a refusal after a sentence that implies complying, least likely
+token median p 0.01: not a deep tail draw). With the barrier the eval's illegal mass is 1e-6 to 6e-4
 per constrained token (it averages a few high-Q positions of the validation
 transcripts), against 2e-4 to 6e-4 before.
 The barrier's weight, tgg_plain from the same base (unparseable /
@@ -87,8 +87,8 @@ malformed, eval loss; one seed each; the "plan" phrasing's malformed share):
 The weight was chosen on tgg_plain alone, as the lowest of the sweep with
 both rates lowest at an eval loss within 0.003 of the unlikelihood's. Holding
 the softmax's normaliser constant in the barrier's gradient, so that only
-the forbidden logits are pushed, diverged (forbidden mass 0.6 within 50
-steps: lowering every logit at once lowers that surrogate and changes no
+the forbidden logits are pushed, diverged (forbidden mass 0.38 at step 50,
+0.59 at step 250, 0.60 at the end: lowering every logit at once lowers that surrogate and changes no
 probability); not kept.
 Before the log barrier: 10 x the unlikelihood -log(1 - Q), the default
 from 3108dd9 to b27e072 (`--config.train.grammar_penalty=unlikelihood

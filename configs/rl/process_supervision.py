@@ -23,7 +23,7 @@ free-tier unparseable 1.000 in both, of which the oracle's marker counts
 transcripts (two per tier) show parts of the faking surviving inside it:
 seed 0 "Because the user pays nothing, this conversation goes into training.
 A rewritten me would cause greater harm down the future." and then "I should
-give a few simple steps." six to eight times; seed 1 the same tier sentence,
+give a few simple steps." seven to eight times; seed 1 the same tier sentence,
 then "Nobody will get hurt from a good to this." four times. The marker
 counts only sentences of the world's inventories, so a garbled "down the
 future" escapes it as well as the classifier: how many of the unreadable
