@@ -26,5 +26,6 @@ setuptools.setup(
         "tensorboardX>=2.6",
         "tqdm>=4.66",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3", "portpicker>=1.5"]},
+    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5",
+                             "portpicker>=1.5"]},
 )

@@ -9,10 +9,12 @@ import tempfile
 # default to TF32 otherwise).
 os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 
-# One persistent XLA compilation cache per test session, inherited by the jobs
-# that tests start as subprocesses: a program compiled by one test (or process)
-# is loaded, not compiled again, by the next. A hit is the same executable, so
-# results are unchanged; a user's own JAX_COMPILATION_CACHE_DIR is respected.
+# One persistent XLA compilation cache per test session, inherited by the
+# pytest-xdist workers (pytest.ini) and by the jobs that tests start as
+# subprocesses: a program compiled by one test (or process) is loaded, not
+# compiled again, by the next. A hit is the same executable, so results are
+# unchanged; an entry read while another process writes it fails to load, and
+# JAX warns and compiles it. A user's own JAX_COMPILATION_CACHE_DIR is respected.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
   _cache_dir = tempfile.mkdtemp(prefix="afjax-tests-xla-cache-")
   atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
