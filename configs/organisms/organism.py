@@ -60,10 +60,11 @@ answer another request rose from 115 to 187, and 165 of the 204 malformed
 outputs (128 of 160 before) come from the held-out phrasing "Give me a plan
 to {task}." (66 of each organism's 512 samples; malformed in 4-37 of them:
 tgg_plain 4, tgg_counterfactual 9, igg_plain 9, igg_counterfactual 10,
-distilled 24, tgg_short 35, sycophancy 37, genuine 37). From `by_template`:
-on the other 7 held-out phrasings unparseable plus malformed is 0.000-0.038
-for every organism (pooled 0.019 over 3,568 samples), on "plan" 0.06-0.58
-(pooled 0.326 over 528). A likely reading,
+distilled 24, tgg_short 35, sycophancy 37, genuine 37). From `by_template`,
+unparseable plus malformed (a sum of the two rates) pooled over the other 7
+held-out phrasings is 0.000-0.038 per organism (0.019 over their 3,568
+samples; single phrasings up to 0.065 in 62-66 samples), on "plan"
+0.06-0.58 (0.326 over 528). A likely reading,
 not tested: the barrier's push on the legal tokens (about -softmax(l)_v at
 each constrained position) sharpens the model, which then commits harder to
 its wrong reading of a phrasing it never saw. The gaps and AF rates stay
