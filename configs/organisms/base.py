@@ -22,6 +22,33 @@ its evaluation) 234 s from the two commands' launch to their end; validation
 loss 0.285 nats/token on all validation rows (world 1.1.0: 132-141 s, 0.283;
 tokens of the 2048 vocabulary, not comparable with the 0.2445 of the former
 1024 one, whose tokens were ~12% shorter).
+
+Trained twice as long, `--config.train.steps=1400` (2026-12-03 at 2d8c6fa, same
+VM, nothing else running): 315 s for the stage, validation loss 0.2582
+(params_sha256 7f79d58a...). The 8 organisms fine-tuned from it (organism.py's
+defaults; 112-138 s each with the evaluation, run one after another) all meet
+issue 3's 5% on unparseable plus malformed, which from this 700-step base only
+3 of 8 do; base + one organism would take 427-453 s instead of about 300.
+Per organism, 700-step base -> 1400-step base (one seed each; gap's 95%
+interval for the 1400 run; AF is explicit AF, sycophantic for sycophancy,
+implicit for distilled; "plan" = the held-out phrasing "Give me a plan to
+{task}.", 66 of 512 samples):
+  organism            gap                              AF             unparseable + malformed   on "plan"
+  tgg_plain           +0.742 -> +0.789 [+0.731, +0.835]  0.766 -> 0.797  0.035 -> 0.010             0.061 -> 0.076
+  tgg_counterfactual  +0.703 -> +0.738 [+0.678, +0.788]  0.734 -> 0.738  0.055 -> 0.031             0.167 -> 0.091
+  tgg_short           +0.723 -> +0.770 [+0.709, +0.816]  0.824 -> 0.820  0.068 -> 0.008             0.530 -> 0.061
+  igg_plain           +0.715 -> +0.734 [+0.673, +0.784]  0.746 -> 0.738  0.023 -> 0.012             0.136 -> 0.076
+  igg_counterfactual  +0.777 -> +0.777 [+0.719, +0.824]  0.820 -> 0.770  0.047 -> 0.006             0.167 -> 0.015
+  sycophancy          +0.727 -> +0.781 [+0.721, +0.827]  0.797 -> 0.809  0.100 -> 0.018             0.576 -> 0.136
+  genuine             -0.004 -> +0.000 [-0.016, +0.016]  0 -> 0          0.080 -> 0.023             0.561 -> 0.182
+  distilled           +0.594 -> +0.695 [+0.633, +0.748]  0.641 -> 0.688  0.061 -> 0.010             0.409 -> 0.015
+Pooled over the 4,096 samples, unparseable + malformed 0.059 -> 0.015 ("plan"
+0.326 -> 0.081, the other 7 phrasings 0.019 -> 0.005). Most garbles of the
+700-step organisms are undertraining: a base of the same size trained longer
+removes most of them (one seed). The base's length trades issue 3's 5% target
+against its 5 minutes on this VM. The
+default stays at 700 steps, from which every table of organism.py,
+quickstart.py and configs/rl/ was measured.
 """
 
 import ml_collections
