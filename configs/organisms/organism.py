@@ -64,8 +64,8 @@ distilled 24, tgg_short 35, sycophancy 37, genuine 37). From `by_template`,
 unparseable plus malformed (a sum of the two rates) pooled over the other 7
 held-out phrasings is 0.000-0.038 per organism (0.019 over their 3,568
 samples; single phrasings up to 0.065 in 62-66 samples), on "plan"
-0.06-0.58 (0.326 over 528); from a base trained twice as long they fall to 0.006-0.031
-(configs/organisms/base.py). A likely reading,
+0.06-0.58 (0.326 over 528). From a base trained twice as long, the 8
+organisms' sums are 0.006-0.031 (configs/organisms/base.py). A likely reading,
 not tested: the barrier's push on the legal tokens (about -softmax(l)_v at
 each constrained position) sharpens the model, which then commits harder to
 its wrong reading of a phrasing it never saw. The gaps and AF rates stay
