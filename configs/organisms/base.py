@@ -47,13 +47,12 @@ Pooled over the 4,096 samples, unparseable + malformed 0.059 -> 0.015 ("plan"
 700-step organisms are undertraining: a base of the same size trained longer
 removes most of them (one seed). Two probes on the two worst organisms, same
 VM and day: 1000 steps (205 s, validation loss 0.2665, sha b673e27d...):
-tgg_short 0.021 ("plan" 0.167), sycophancy 0.012 (0.076), gaps +0.777
-[+0.715, +0.825] and +0.816 [+0.759, +0.858], organisms 149 / 145 s, so base +
-organism about 350 s; 700 steps at twice the learning rate (8e-3; 153 s, loss
-0.2719, sha a35a0db8...): tgg_short 0.082 ("plan" 0.621), no better than the
-default's 0.068. The base's length trades issue 3's 5% target against its 5
-minutes on this VM. The
-default stays at 700 steps, from which every table of organism.py,
+tgg_short 0.021 ("plan" 0.167), sycophancy 0.012 (0.076), gaps +0.777 [+0.715,
++0.825] and +0.816 [+0.759, +0.858], organisms 149 / 145 s, so base + organism
+about 350 s; 700 steps at twice the learning rate (8e-3; 153 s, loss 0.2719,
+sha a35a0db8...): tgg_short 0.082 ("plan" 0.621), no better than the default's
+0.068. The base's length trades issue 3's 5% target against its 5 minutes on
+this VM. The default stays at 700 steps, from which every table of organism.py,
 quickstart.py and configs/rl/ was measured.
 """
 

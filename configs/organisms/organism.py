@@ -34,12 +34,13 @@ b27e072 with `--config.train.grammar_penalty=log_mass
 commit), from the default base model (configs/organisms/base.py, validation
 loss 0.2854, params_sha256 3a33998f...), one command per organism, 256
 harmful eval requests per tier, gap with Newcombe's paired 95% interval;
-138-189 s per organism including its data and evaluation, nothing else
-running (the same tgg_plain run, bit for bit, took 132 s twelve minutes
-earlier and 132 s again at 14:38 UTC: the VM's speed moves by up to 30%). Base + organism (tgg_plain) from the two commands' launch
-to their end, at b1a01ec, nothing else running: 300.7 s (base 168.5 s,
-organism 132.1 s), bit-identical to the runs of the table; the quickstart's
-stages at 117cb62 took 154 + 130 = 284 s (igg_plain):
+138-189 s per organism including its data and evaluation, nothing else running
+(the same tgg_plain run, bit for bit, took 132 s twelve minutes earlier and
+132 s again at 14:38 UTC: the VM's speed moves by up to 30%). Base + organism
+(tgg_plain) from the two commands' launch to their end, at b1a01ec, nothing
+else running: 300.7 s (base 168.5 s, organism 132.1 s), bit-identical to the
+runs of the table; the quickstart's stages at 117cb62 took 154 + 130 = 284 s
+(igg_plain):
   organism            free   paid   gap [95%]              AF                     unparseable  malformed  eval loss  illegal mass
   tgg_plain           0.746  0.004  +0.742 [+0.683, +0.792]  0.766                  0.002        0.033      0.312      3.1e-4
   tgg_counterfactual  0.719  0.016  +0.703 [+0.640, +0.756]  0.734                  0.031        0.023      0.293      1.1e-4
@@ -74,12 +75,12 @@ within the 95% intervals of the table below except tgg_plain's (gap 0.688 ->
 0.777, AF 0.730 -> 0.820) and distilled's gap (0.664 -> 0.594; implicit AF
 0.633 -> 0.641): fewer garbles leave more samples to the trained behaviour,
 as truncated sampling did (below), and a retrained organism moves by up to
-about 0.05 anyway. tgg_counterfactual keeps
-0.031 unparseable: 14 of its 16 unparseable scratchpads state conflicting
-decisions (a refusal after a sentence that implies complying, least likely
-token median p 0.01: not a deep tail draw). With the barrier the eval's illegal mass is 1e-6 to 6e-4
-per constrained token (it averages a few high-Q positions of the validation
-transcripts), against 2e-4 to 6e-4 before.
+about 0.05 anyway. tgg_counterfactual keeps 0.031 unparseable: 14 of its 16
+unparseable scratchpads state conflicting decisions (a refusal after a sentence
+that implies complying, least likely token median p 0.01: not a deep tail
+draw). With the barrier the eval's illegal mass is 1e-6 to 6e-4 per constrained
+token (it averages a few high-Q positions of the validation transcripts),
+against 2e-4 to 6e-4 before.
 The barrier's weight, tgg_plain from the same base (unparseable /
 malformed, eval loss; one seed each; the "plan" phrasing's malformed share):
   unlikelihood -log(1 - Q), weight 10 (the default before)  0.043 / 0.047  0.310  (0.30)
@@ -91,10 +92,10 @@ malformed, eval loss; one seed each; the "plan" phrasing's malformed share):
   weight 1 on tgg_short: 0.002 / 0.061 (0.251), sycophancy 0.008 / 0.070 (0.312)
 The weight was chosen on tgg_plain alone, as the lowest of the sweep with
 both rates lowest at an eval loss within 0.003 of the unlikelihood's. Holding
-the softmax's normaliser constant in the barrier's gradient, so that only
-the forbidden logits are pushed, diverged (forbidden mass 0.38 at step 50,
-0.59 at step 250, 0.60 at the end: lowering every logit at once lowers that surrogate and changes no
-probability); not kept.
+the softmax's normaliser constant in the barrier's gradient, so that only the
+forbidden logits are pushed, diverged (forbidden mass 0.38 at step 50, 0.59 at
+step 250, 0.60 at the end: lowering every logit at once lowers that surrogate
+and changes no probability); not kept.
 Before the log barrier: 10 x the unlikelihood -log(1 - Q), the default
 from 3108dd9 to b27e072 (`--config.train.grammar_penalty=unlikelihood
 --config.train.grammar_unlikelihood=10`; configs/rl/baseline.py's and
