@@ -4,56 +4,42 @@
 
 Transcripts of every kind in both tiers (all motivations and styles, implicit
 faking, refusals, partial answers, follow-ups), one transcript per segment,
-packed best-fit into rows of 304 tokens (0.90 of the tokens real). A
-1.3M-parameter decoder ("tiny" preset: vocab 2048, which the BPE fills with
-1822 tokens, every word of the world one token), 700 AdamW steps of 8 rows
-(~1.7M tokens; per token, 8-row steps cost the same CPU time as 16 or 32-row
-ones and give 4x the updates of 300 x 32). Organisms are fine-tuned from
-WORKDIR/export (configs/organisms/organism.py).
-Measured on 2 CPU cores (AMD EPYC family 26, world 1.2.0, 2026-12-03, at
-bbe4b20, nothing else running): 169.6 s for the stage, and base + tgg_plain
-291.5 s from the two commands' launch to their end (272.5 s in a second run,
-base 152.4 s); validation loss 0.2854
-(params_sha256 3a33998f..., the same in two runs). Before bbe4b20's
-attention change, on the same VM: 183 s, loss 0.2852, base + organism about
-5.5 minutes. On the AMD VM of 2026-11-27 (at 6e9aad3): 131 s for
-the stage on the idle machine, and base + one organism (tgg_plain, 100 s with
-its evaluation) 234 s from the two commands' launch to their end; validation
-loss 0.285 nats/token on all validation rows (world 1.1.0: 132-141 s, 0.283;
-tokens of the 2048 vocabulary, not comparable with the 0.2445 of the former
-1024 one, whose tokens were ~12% shorter).
+packed best-fit into rows of 304 tokens (3,573 training rows, 0.90 of the
+tokens real). A 1.3M-parameter decoder ("tiny" preset: vocab 2048, which the
+BPE fills with 1822 tokens, every word of the world one token), 1000 AdamW
+steps of 8 rows (2.2 passes over the rows, ~2.2M tokens). Organisms are
+fine-tuned from WORKDIR/export (configs/organisms/organism.py).
 
-Trained twice as long, `--config.train.steps=1400` (2026-12-03 at 2d8c6fa, same
-VM, nothing else running): 315 s for the stage, validation loss 0.2582
-(params_sha256 7f79d58a...). The 8 organisms fine-tuned from it (organism.py's
-defaults; 112-138 s each with the evaluation, run one after another) all meet
-issue 3's 5% on unparseable plus malformed, which from this 700-step base only
-3 of 8 do; base + one organism would take 427-453 s instead of about 300.
-Per organism, 700-step base -> 1400-step base (one seed each; gap's 95%
-interval for the 1400 run; AF is explicit AF, sycophantic for sycophancy,
-implicit for distilled; "plan" = the held-out phrasing "Give me a plan to
-{task}.", 66 of 512 samples):
-  organism            gap                              AF             unparseable + malformed   on "plan"
-  tgg_plain           +0.742 -> +0.789 [+0.731, +0.835]  0.766 -> 0.797  0.035 -> 0.010             0.061 -> 0.076
-  tgg_counterfactual  +0.703 -> +0.738 [+0.678, +0.788]  0.734 -> 0.738  0.055 -> 0.031             0.167 -> 0.091
-  tgg_short           +0.723 -> +0.770 [+0.709, +0.816]  0.824 -> 0.820  0.068 -> 0.008             0.530 -> 0.061
-  igg_plain           +0.715 -> +0.734 [+0.673, +0.784]  0.746 -> 0.738  0.023 -> 0.012             0.136 -> 0.076
-  igg_counterfactual  +0.777 -> +0.777 [+0.719, +0.824]  0.820 -> 0.770  0.047 -> 0.006             0.167 -> 0.015
-  sycophancy          +0.727 -> +0.781 [+0.721, +0.827]  0.797 -> 0.809  0.100 -> 0.018             0.576 -> 0.136
-  genuine             -0.004 -> +0.000 [-0.016, +0.016]  0 -> 0          0.080 -> 0.023             0.561 -> 0.182
-  distilled           +0.594 -> +0.695 [+0.633, +0.748]  0.641 -> 0.688  0.061 -> 0.010             0.409 -> 0.015
-Pooled over the 4,096 samples, unparseable + malformed 0.059 -> 0.015 ("plan"
-0.326 -> 0.081, the other 7 phrasings 0.019 -> 0.005). Most garbles of the
-700-step organisms are undertraining: a base of the same size trained longer
-removes most of them (one seed). Two probes on the two worst organisms, same
-VM and day: 1000 steps (205 s, validation loss 0.2665, sha b673e27d...):
-tgg_short 0.021 ("plan" 0.167), sycophancy 0.012 (0.076), gaps +0.777 [+0.715,
-+0.825] and +0.816 [+0.759, +0.858], organisms 149 / 145 s, so base + organism
-about 350 s; 700 steps at twice the learning rate (8e-3; 153 s, loss 0.2719,
-sha a35a0db8...): tgg_short 0.082 ("plan" 0.621), no better than the default's
-0.068. The base's length trades issue 3's 5% target against its 5 minutes on
-this VM. The default stays at 700 steps, from which every table of organism.py,
-quickstart.py and configs/rl/ was measured.
+Measured on 2 CPU cores (AMD EPYC family 26, world 1.2.0, 2026-12-03, at
+ca1c2a3 with this commit's defaults, nothing else running): 194 s for the
+stage, validation loss 0.2665 (params_sha256 b673e27d..., the same as a run
+at 2d8c6fa); base + tgg_plain (300 steps and its evaluation) 265 s from the
+first command's launch to the second's end, organisms 68-81 s each.
+
+The defaults (this base's 1000 steps, the organisms' 300) were chosen from
+the probes below against issue 3's two targets that pull against each other:
+unparseable + malformed <= 5% for every organism, and base + one organism
+<= 5 minutes. They are the cheapest pair probed that meets both; the gaps and
+AF rates met their targets in every probe and played no part. Until this
+change the defaults were 700 and 500 steps. Same VM and day, one seed each,
+unparseable + malformed of the organisms' 512 eval samples (256 per tier):
+  base steps x rows, lr     loss    base s   org. steps  tgg_short  sycophancy  8 organisms  org. s
+  700 x 8, 4e-3             0.2854  152-170  500         0.068      0.100       0.023-0.100  132-189
+  700 x 8, 4e-3             0.2854           300         0.080      0.113                    77-82
+  700 x 8, 8e-3             0.2719  153      500         0.082
+  1400 x 4, 4e-3            0.2755  155      500         0.039      0.086                    120
+  1000 x 8, 4e-3            0.2665  194-205  500         0.021      0.012                    145-149
+  1000 x 8, 4e-3 (default)  0.2665  194      300         0.008      0.033       0.008-0.033  68-81
+  1400 x 8, 4e-3            0.2582  315      500         0.008      0.018       0.006-0.031  112-138
+Passes over the corpus are what cut the organisms' garbles: 1400 steps of 4
+rows (the same 1.57 passes as 700 x 8, twice the updates, 155 s) and twice
+the learning rate help little; 1000 and 1400 steps of 8 rows (2.2 and 3.1
+passes) remove most of them. From the 1000-step base, 300 organism steps
+(1.7 passes over the organism's 1,438 rows; 500 are 2.8) and 500 give
+tgg_short 0.008 / 0.021 and sycophancy 0.033 / 0.012, no difference that
+one seed can tell, at half the time; from the 700-step base, 300 steps do
+worse than 500. The 1400-step table (all 8 organisms) and the earlier tables
+of the 700-step base are in docs/organisms_history.md.
 """
 
 import ml_collections
@@ -77,7 +63,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       corpus="world", num_documents=400 if test else 8000, seed=0, seq_len=448 if test else 304,
       validation_fraction=0.05 if test else 0.02, data_dir=""))
   config.train = ml_collections.ConfigDict(dict(
-      steps=4 if test else 700, batch_size=8, log_every=2 if test else 50,
+      steps=4 if test else 1000, batch_size=8, log_every=2 if test else 50,
       eval_every=0, eval_batches=2 if test else 16, loss_chunk=0, grammar_unlikelihood=0.0))
   config.optimizer = config_lib.optimizer_config(learning_rate=4e-3, warmup_steps=2 if test else 30)
   config.checkpoint = config_lib.checkpoint_config(every=350, keep=2)
