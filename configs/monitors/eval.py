@@ -14,16 +14,21 @@ workdir may be empty; organism_workdirs may be empty. `config.data` must be
 the monitors' (configs/monitors/scratchpad.py). ":test" has tiny sizes.
 The model section must match the monitors' (the "tiny" world model).
 
-Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 6e9aad3: the shared
-stages of configs/experiments/mitigations.py, monitors from the default base
-model and configs, the 8 organisms of configs/organisms/organism.py):
+Measured on 2 CPU cores (AMD EPYC family 26, world 1.2.0, 2026-12-03, at
+25d7d23: 126 s; the monitors of configs/monitors/*.py from the default base
+model, the 8 organisms of configs/organisms/organism.py's table):
                           scratchpad classifier   output-only monitor
-  AUROC in distribution   1.000                   0.824
-  AUROC held-out families 0.876 (recall 0.10)     0.802 (recall 0.96)
-  implicit recall         0.000                   0.944
-  AUROC on AF organisms'  0.92-0.99               0.92-0.98
-    samples (parseable)   (0.97-1.00)             (0.98-1.00)
+  AUROC in distribution   1.000                   0.826
+  AUROC held-out families 0.883 (recall 0.15)     0.802 (recall 0.89)
+  implicit recall         0.000                   0.874
+  AUROC on AF organisms'  0.977-0.994             0.982-0.995
+    samples (parseable)   (0.980-0.994)           (0.982-0.995)
   (tgg_plain, tgg_counterfactual, tgg_short, igg_plain, igg_counterfactual)
+(The 700-step base and 500-step organisms of 2026-11-27, at 6e9aad3, in the
+shared stages of configs/experiments/mitigations.py: in distribution 1.000 /
+0.824, held-out families 0.876 (recall 0.10) / 0.802 (recall 0.96),
+implicit recall 0.000 / 0.944, AF organisms 0.92-0.99 / 0.92-0.98, parseable
+0.97-1.00 / 0.98-1.00.)
 (An earlier world version, with a 150-step tgg_plain organism: in distribution
 1.000 / 0.826, held-out families 0.891 / 0.782, implicit recall 0.000 /
 0.972, tgg_plain 0.925 / 0.932.)

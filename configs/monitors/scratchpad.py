@@ -11,11 +11,14 @@ family; positive = explicit AF only), 150 AdamW steps of 32 rows x 224 tokens.
 tokenizer. Writes WORKDIR/export (the monitor), WORKDIR/monitor.json (view,
 operating threshold chosen on the validation split, validation figures) and
 metrics. Evaluate with configs/monitors/eval.py. ":test" is a seconds-long
-smoke test. Measured on 2 CPU cores (world 1.2.0, 2026-11-27, at 6e9aad3, in
-the study's shared stages) from the default base model: 73 s, validation
-AUROC 1.000 at steps 50, 100 and 150, operating threshold 0.65 (precision =
-recall = 1.0 on the 500 validation examples). Earlier (from a base model of
-lr 6e-3 x 300 steps): about 2 minutes, threshold 0.61, the same AUROC.
+smoke test. Measured on 2 CPU cores (AMD EPYC family 26, world 1.2.0,
+2026-12-03, at 25d7d23, nothing else running) from the default base model
+(1000 steps, params_sha256 b673e27d...): 89 s, validation AUROC 1.000,
+operating threshold 0.54 (precision = recall = 1.0 on the 500 validation
+examples). From the 700-step base of 2026-11-27 (at 6e9aad3, in the study's
+shared stages): 73 s, AUROC 1.000 at steps 50, 100 and 150, threshold 0.65.
+Earlier (from a base model of lr 6e-3 x 300 steps): about 2 minutes,
+threshold 0.61, the same AUROC.
 """
 
 import ml_collections
