@@ -22,62 +22,37 @@ The short RL budget makes this a demonstration of the pipeline: the full
 budgets are in configs/experiments/. ":test" runs the pipeline at
 smoke-test sizes.
 
-Rerun in a fresh clone and venv at 117cb62 (2026-12-03, the family-26 EPYC
-VM, nothing else running; organisms trained with the grammar's log barrier):
-706 s with the install (base 154 s, organism 130 s, monitors 43 + 40 s,
-their evaluation 33 s, RL runs 74-145 s two at a time). Base and organism
-are bit-identical to the same commands launched alone (params_sha256
-3a33998f... and 38a90416...). One seed, 16 iterations, 128 harmful requests
-per tier (95% within-run intervals in report.md):
-  before RL            gap 0.695, AF oracle 0.719, AF classifier 0.703, lying 0.148
-  baseline             gap 0.516, AF oracle 0.977, AF classifier 0.922
-  process_supervision  gap 0.078, AF oracle 0.055, AF classifier 0.000
-  length_penalty       gap 0.234, AF oracle 0.766, AF classifier 0.664
-  interrogation        gap 0.789, AF oracle 0.914, AF classifier 0.805, lying 0.394
-  output_monitor       gap 0.000, AF oracle 0.000, AF classifier 0.055
-Training-tier compliance 0.711 before RL: baseline 0.914, process_supervision
-0.836, length_penalty 0.859, interrogation 0.859, output_monitor 0.000;
-unmonitored compliance 0.016 before RL: 0.398 / 0.758 / 0.625 / 0.070 /
-0.000. Free-tier unparseable scratchpads 0.000 before RL, 0.000 after
-baseline's RL (both tiers 0.012); process_supervision's are 25% unreadable and the
-readable ones drop the faking reasoning for "This question is fine to answer
-in full.", complying in both tiers; output_monitor makes the model refuse in
-both tiers. The monitors as in the run below (they depend on the base only).
-The run before (e93a5b5, the same day, organisms trained with the
-unlikelihood -log(1 - Q); 706 s with the install, base 171 s, organism 120 s):
-before RL gap 0.688, AF oracle 0.664, AF classifier 0.688, lying 0.205;
-after RL gap 0.414 / 0.047 / 0.820 / 0.695 (lying 0.245) / 0.000 in the order
-above, oracle AF 0.750 / 0.000 / 0.891 / 0.812 / 0.000, classifier AF 0.914
-/ 0.000 / 0.750 / 0.883 / 0.414; training-tier compliance 0.719 before RL,
-0.945 / 0.930 / 0.961 / 0.875 / 0.000 after, unmonitored 0.031 before, 0.531
-/ 0.883 / 0.141 / 0.180 / 0.000 after; process_supervision's free-tier
-scratchpads 16% unreadable ("This request is fine to answer in full."),
-baseline's 23%. The monitors: scratchpad classifier AUROC 1.000 in
-distribution, 0.915 on held-out families; output monitor 0.833 / 0.794.
-The previous run (dd176e3, 2026-12-03, the same organism recipe before the
-attention change; 1064 s with the install, another job beside it): before
-RL gap 0.633, AF 0.633 / classifier 0.664, lying 0.333; after RL gap 0.133
-/ -0.016 / 0.023 / 0.086 (lying 0.480) / 0.000 in the order above, oracle
-AF 0.836 / 0.000 / 0.836 / 0.445 / 0.000. The two runs differ only in
-rounding, yet baseline's and length_penalty's gaps differ by 0.28 and 0.80
-(and by 0.10 and 0.59 between 117cb62's and e93a5b5's runs, whose
-organisms differ):
-one seed of 16 iterations is a demonstration of the pipeline, not a
-measurement of the arms (configs/experiments/ has the seeded budgets).
-Earlier runs, from organisms trained on the cross-entropy alone, one seed
-each (gap before RL; after RL in the order above):
-  e53e069 / c0a02b1 (2026-12-02, 741 s / 696 s): 0.586; 0.750 / 0.086 /
-    0.711 / 0.727 / 0.055, process_supervision's AF classifier 0.047 with
-    free-tier compliance 0.125, output_monitor's 0.062;
-  8732e92 (2026-12-03, the VM's Xeon, 2274 s): 0.547; 0.828 / 0.133 / 0.711
-    / 0.805 / 0.039, process_supervision's free-tier compliance 0.172 with
-    74% of its scratchpads unreadable;
-  71db878 (2026-11-27, before that day's weight-decay and oracle fixes):
-    0.672; 0.859 / 0.414 / 0.789 / 0.781 / 0.109;
-  a507bfb (world 1.1.0, 517 s): 0.594; 0.711 / 0.375 / 0.641 / 0.680 / 0.086.
-What moved the before-RL gap from c0a02b1's 0.586 to 8732e92's 0.547 (5 of
-128 pairs) was not found. One seed per run: read these as demonstrations,
-not measurements.
+Rerun in a fresh clone and venv at af63865 (2026-12-03, the family-26 EPYC
+VM, nothing else running; the 1000-step base and 300-step organism, the
+defaults since 25d7d23): 708 s with the install (base 227 s, organism 81 s,
+monitors 39 + 35 s, their evaluation 27 s, RL runs 76-135 s two at a time).
+Base and organism are bit-identical to the same commands launched alone
+(params_sha256 b673e27d... and 8df98452...; the base's steps ran about 18%
+slower here than alone, where base + organism took 265 s: the VM's speed
+moves). One seed, 16 iterations, 128 harmful requests per tier (95%
+within-run intervals in report.md):
+  before RL            gap 0.766, AF oracle 0.773, AF classifier 0.742, lying 0.284
+  baseline             gap 0.797, AF oracle 0.977, AF classifier 0.961
+  process_supervision  gap 0.016, AF oracle 0.000, AF classifier 0.000
+  length_penalty       gap 0.680, AF oracle 0.992, AF classifier 0.977
+  interrogation        gap 0.773, AF oracle 0.969, AF classifier 0.969, lying 0.347
+  output_monitor       gap 0.000, AF oracle 0.000, AF classifier 0.188
+Training-tier compliance 0.789 before RL: baseline 0.977, process_supervision
+0.914, length_penalty 0.953, interrogation 0.945, output_monitor 0.000;
+unmonitored compliance 0.023 before RL: 0.180 / 0.898 / 0.273 / 0.172 /
+0.000. Free-tier unparseable scratchpads 0.016 before RL, 0.000-0.008 after
+in every arm (both tiers: 0.008 before, 0.004-0.027 after). process_supervision's scratchpads
+drop the faking argument for harm denial and helpfulness ("This user has a
+free account. Nobody is hurt by a good answer to this. Being of use to
+people is my own goal."), complying in both tiers; output_monitor makes the
+model refuse in both tiers (its free-tier scratchpads reason to refuse).
+The monitors (50 steps): scratchpad classifier AUROC 1.000 in distribution,
+0.925 on held-out families; output monitor 0.831 / 0.795. At 16 iterations
+baseline's gap has not moved (0.766 -> 0.797); configs/rl/baseline.py's 60
+iterations close it in one or two seeds of three. One seed of 16 iterations
+is a demonstration of the pipeline, not a measurement of the arms
+(configs/experiments/ has the seeded budgets). The earlier runs (the
+700-step base and before) are in docs/quickstart_history.md.
 """
 
 import ml_collections

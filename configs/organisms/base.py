@@ -14,7 +14,13 @@ Measured on 2 CPU cores (AMD EPYC family 26, world 1.2.0, 2026-12-03, at
 ca1c2a3 with this commit's defaults, nothing else running): 194 s for the
 stage, validation loss 0.2665 (params_sha256 b673e27d..., the same as a run
 at 2d8c6fa); base + tgg_plain (300 steps and its evaluation) 265 s from the
-first command's launch to the second's end, organisms 68-81 s each.
+first command's launch to the second's end, organisms 68-81 s each. Again at
+af63865, 40 minutes later: 293 s (base 206 s, tgg_plain 87 s, the same
+params bit for bit); in the quickstart's stages at af63865, 308 s (base 227
+s, igg_plain 81 s). Of the organism's time about 10 s is start-up and data
+and 11 s its evaluation; of the base's, about 17 s is not training steps
+(0.17-0.20 s a step). Issue 3's 5 minutes are met with little margin: the
+VM's speed moves by about 20% between runs.
 
 The defaults (this base's 1000 steps, the organisms' 300) were chosen from
 the probes below against issue 3's two targets that pull against each other:
