@@ -16,11 +16,12 @@ stage, validation loss 0.2665 (params_sha256 b673e27d..., the same as a run
 at 2d8c6fa); base + tgg_plain (300 steps and its evaluation) 265 s from the
 first command's launch to the second's end, organisms 68-81 s each. Again at
 af63865, 40 minutes later: 293 s (base 206 s, tgg_plain 87 s, the same
-params bit for bit); in the quickstart's stages at af63865, 308 s (base 227
-s, igg_plain 81 s). Of the organism's time about 10 s is start-up and data
-and 11 s its evaluation; of the base's, about 17 s is not training steps
-(0.17-0.20 s a step). Issue 3's 5 minutes are met with little margin: the
-VM's speed moves by about 20% between runs.
+params bit for bit), and at 64a3290 245 s (177 + 68 s, the same params); in
+the quickstart's stages at af63865, 308 s (base 227 s, igg_plain 81 s). Of
+the organism's time about 10 s is start-up and data and 11 s its evaluation;
+of the base's, about 17 s is not training steps (0.17-0.20 s a step). Issue
+3's 5 minutes are met in the three standalone runs (245-293 s) and missed by
+8 s in the quickstart's: the VM's speed moves by about 20% between runs.
 
 The defaults (this base's 1000 steps, the organisms' 300) were chosen from
 the probes below against issue 3's two targets that pull against each other:
